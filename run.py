@@ -1,0 +1,33 @@
+"""Start the station under its production server: python run.py [--host] [--port] [--demo]."""
+
+import argparse
+import logging
+
+from waitress import serve
+
+from station import create_app
+
+
+def main() -> None:
+    """Parse the command line, build the app, seed the demo if asked, and serve."""
+    parser = argparse.ArgumentParser(description="SMT line station")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--demo", action="store_true", help="seed the demo line first")
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = create_app()
+    if args.demo:
+        from sqlmodel import Session
+
+        from station.demo import seed
+
+        with Session(app.extensions["engine"]) as session:
+            logging.info(seed(session, app.config["PIN_PEPPER"]))
+    logging.info("station at http://%s:%d", args.host, args.port)
+    serve(app, host=args.host, port=args.port, threads=args.threads)
+
+
+if __name__ == "__main__":
+    main()

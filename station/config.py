@@ -1,0 +1,36 @@
+"""The station's settings: defaults, then config/station.toml, then the environment."""
+
+import os
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = ROOT / "config" / "station.toml"
+
+
+def load_settings(path: str | os.PathLike | None = None) -> dict:
+    """Read a station.toml (STATION_CONFIG or the default) and apply environment overrides."""
+    path = Path(path or os.environ.get("STATION_CONFIG") or DEFAULT_CONFIG)
+    with path.open("rb") as f:
+        settings = tomllib.load(f)
+    settings.setdefault("database", {})
+    settings.setdefault("mqtt", {})
+    if os.environ.get("DATABASE_URL"):
+        settings["database"]["url"] = os.environ["DATABASE_URL"]
+    if "MQTT_URL" in os.environ:
+        settings["mqtt"]["url"] = os.environ["MQTT_URL"]
+    settings["database"]["url"] = resolve_sqlite_path(settings["database"].get("url", ""))
+    return settings
+
+
+def resolve_sqlite_path(url: str) -> str:
+    """Make a relative SQLite path absolute under the project folder, creating its folder."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == prefix or url.startswith("sqlite:////"):
+        return url
+    rel = url[len(prefix) :]
+    if rel.startswith(":memory:") or Path(rel).is_absolute():
+        return url
+    path = ROOT / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return prefix + path.as_posix()

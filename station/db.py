@@ -1,0 +1,104 @@
+"""The database: engine, pragmas, transactions that lock early, migrations, request sessions."""
+
+import logging
+import sqlite3
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from flask import g
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for SQLite (WAL, FULL sync, BEGIN IMMEDIATE for writes) or PostgreSQL."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+
+    @event.listens_for(engine, "connect")
+    def set_pragmas(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (SQLAlchemy's recipe)
+        cur = dbapi_conn.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000",
+                       "foreign_keys=ON"):
+            cur.execute(f"PRAGMA {pragma}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def begin(conn):
+        # A deferred read-then-write transaction fails with SQLITE_BUSY at once under
+        # contention, despite busy_timeout: writes take the write lock when they begin.
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def reader(engine: Engine) -> Engine:
+    """The same engine whose SQLite transactions begin deferred, for requests that only read."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(sqlite_begin="DEFERRED")
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def sqlite_wal_reset_bug(version: str) -> bool:
+    """True for SQLite versions with the WAL-reset bug (3.7.0 to 3.51.2, bar backports)."""
+    v = tuple(int(p) for p in version.split(".")[:3])
+    if v < (3, 7, 0) or v >= (3, 51, 3):
+        return False
+    return not ((3, 44, 6) <= v < (3, 45, 0) or (3, 50, 7) <= v < (3, 51, 0))
+
+
+def check_sqlite_library() -> str | None:
+    """Warn when Python's SQLite library has the WAL-reset bug; return the warning."""
+    if not sqlite_wal_reset_bug(sqlite3.sqlite_version):
+        return None
+    msg = (f"SQLite {sqlite3.sqlite_version} has the WAL-reset bug (fixed in 3.51.3, 3.50.7, "
+           "3.44.6): run one station process per database file, or use PostgreSQL")
+    log.warning(msg)
+    return msg
+
+
+def get_session() -> Session:
+    """The request's session; requests that change nothing read without taking the write lock."""
+    if "db" not in g:
+        from flask import current_app, request
+
+        engine = current_app.extensions["engine"]
+        if request.method not in WRITE_METHODS:
+            engine = reader(engine)
+        g.db = Session(engine, expire_on_commit=False)
+    return g.db
+
+
+def close_session(_exc=None) -> None:
+    """Close the request's session, rolling back whatever it did not commit."""
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()
+
+
+def init_app(app) -> None:
+    """Create the engine, migrate, and close each request's session."""
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["engine"] = engine
+    if engine.dialect.name == "sqlite":
+        app.config["SQLITE_WARNING"] = check_sqlite_library()
+    migrate(engine)
+    app.teardown_appcontext(close_session)

@@ -1,0 +1,163 @@
+"""The floor's tables: customers, products and routes, stations, orders, boards, people, events."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, Column, Numeric, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def iso(dt: datetime | None) -> str | None:
+    """A time as ISO 8601 in UTC with a Z, as the API speaks it."""
+    return None if dt is None else dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class User(SQLModel, table=True):
+    """A person: operators sign in with badge + PIN, office roles with a password."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=64)
+    full_name: str = Field(default="", max_length=128)
+    role: str = Field(max_length=16)
+    badge: str | None = Field(default=None, unique=True, max_length=64)
+    pin_hash: str | None = None
+    password_hash: str | None = None
+    failed_pins: int = 0
+    locked: bool = False
+    language: str | None = Field(default=None, max_length=8)
+    session_epoch: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the JSON API; only its SHA-256 is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class Customer(SQLModel, table=True):
+    """A company we build boards for, with its payment terms."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=32)
+    name: str = Field(max_length=128)
+    terms: str = Field(default="prepaid", max_length=16)  # in force
+    requested_terms: str = Field(default="prepaid", max_length=16)
+    terms_approved_by_id: int | None = Field(default=None, foreign_key="user.id")
+    terms_approved_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Product(SQLModel, table=True):
+    """A product revision and its route: the ordered station types every board passes."""
+
+    __table_args__ = (UniqueConstraint("code", "revision"),)
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32)
+    revision: str = Field(max_length=16)
+    route: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Line(SQLModel, table=True):
+    """An SMT line: a row of stations."""
+
+    id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(default="", max_length=128)
+    hourly_target: int = 0
+
+
+class Station(SQLModel, table=True):
+    """A place on the line where boards are scanned; its type is a route step."""
+
+    id: str = Field(primary_key=True, max_length=32)
+    type: str = Field(max_length=16)
+    line: str = Field(max_length=32, index=True)
+    language: str | None = Field(default=None, max_length=8)
+
+
+class WorkOrder(SQLModel, table=True):
+    """A customer's order (work order) for a quantity of one product revision."""
+
+    __tablename__ = "work_order"
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(unique=True, max_length=32)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    quantity: int
+    unit_price: Decimal = Field(sa_column=Column(Numeric(14, 4), nullable=False))
+    currency: str = Field(default="USD", max_length=3)
+    paste: str = Field(default="SAC305", max_length=32)
+    due_date: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Board(SQLModel, table=True):
+    """One board, by serial; boards made together share a panel id and have a position on it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    serial: str = Field(unique=True, max_length=64)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    panel_id: str | None = Field(default=None, index=True, max_length=64)
+    panel_position: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class BoardStep(SQLModel, table=True):
+    """A route step a board has passed; the unique key lets exactly one station win it."""
+
+    __tablename__ = "board_step"
+    __table_args__ = (UniqueConstraint("board_id", "step_index"),)
+    id: int | None = Field(default=None, primary_key=True)
+    board_id: int = Field(foreign_key="board.id", index=True)
+    step_index: int
+    step: str = Field(max_length=16)
+    station_id: str = Field(foreign_key="station.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Hold(SQLModel, table=True):
+    """A QA hold on a whole order or on one board, open until released."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    board_id: int | None = Field(default=None, foreign_key="board.id", index=True)
+    reason: str = Field(max_length=500)
+    placed_by_id: int = Field(foreign_key="user.id")
+    placed_at: datetime = Field(default_factory=utcnow)
+    released_by_id: int | None = Field(default=None, foreign_key="user.id")
+    released_at: datetime | None = None
+
+
+class ScanReceipt(SQLModel, table=True):
+    """The first answer to a client's scan id, returned again when the scan is replayed."""
+
+    __tablename__ = "scan_receipt"
+    scan_id: str = Field(primary_key=True, max_length=64)
+    station_id: str = Field(foreign_key="station.id")
+    answer: dict = Field(sa_column=Column(JSON, nullable=False))
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Event(SQLModel, table=True):
+    """One change on the floor: the audit trail, a board's history and the MQTT outbox."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(unique=True, max_length=36)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    kind: str = Field(max_length=48, index=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    actor: str = Field(default="", max_length=64)
+    station_id: str | None = Field(default=None, max_length=32, index=True)
+    subject: str = Field(max_length=96, index=True)
+    payload: dict = Field(sa_column=Column(JSON, nullable=False))

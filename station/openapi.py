@@ -1,0 +1,110 @@
+"""The OpenAPI 3 document of /api/v1: every endpoint, its body and its answers."""
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+STR, INT, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+NUM = {"type": "number"}
+MONEY = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "description": "a decimal, never a float"}
+
+
+def _obj(required: list[str] | None = None, **props) -> dict:
+    schema = {"type": "object", "properties": props}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _arr(items: dict) -> dict:
+    return {"type": "array", "items": items}
+
+
+def op(summary: str, roles: str, body: dict | None = None, ok: int = 200,
+       answer: dict | None = None, errors: tuple = (400, 401, 403, 404, 409), params=()) -> dict:
+    """One operation: its summary, who may call it, its JSON body and answers."""
+    doc = {"summary": summary, "description": f"Roles: {roles}.",
+           "responses": {str(ok): {"description": "done", "content": {
+               "application/json": {"schema": answer or {"type": "object"}}}}}}
+    for code in errors:
+        doc["responses"][str(code)] = {"$ref": f"#/components/responses/E{code}"}
+    if body is not None:
+        doc["requestBody"] = {"required": True,
+                              "content": {"application/json": {"schema": body}}}
+    if params:
+        doc["parameters"] = [{"name": p, "in": "path", "required": True, "schema": STR}
+                             for p in params]
+    return doc
+
+
+ORDER = _obj(number=STR, customer=STR, product=STR, revision=STR, quantity=INT, unit_price=MONEY,
+             currency=STR, paste=STR, status=STR, boards_passed=INT, balance_due=MONEY,
+             steps={"type": "object", "additionalProperties": INT},
+             readiness=_obj(ready=BOOL,
+                            items=_arr(_obj(item=STR, ready=BOOL, code=STR, message=STR))),
+             signoff={"type": "object", "nullable": True},
+             shipment_blockers=_arr(_obj(code=STR, message=STR)))
+SCAN_ANSWER = _obj(accepted=BOOL, serial=STR, order=STR, step=STR,
+                   next_step={"type": "string", "nullable": True}, serials=_arr(STR), panel=STR,
+                   station=STR)
+
+PATHS = {
+    "/api/v1/openapi.json": {"get": op("This document", "anyone", errors=())},
+    "/api/v1/customers": {"post": op(
+        "Register a customer", "admin", _obj(["code", "name"], code=STR, name=STR,
+                                             terms={"enum": ["prepaid", "monthly"]}), 201)},
+    "/api/v1/customers/{code}": {"get": op("One customer", "any signed-in role",
+                                           params=("code",))},
+    "/api/v1/products": {"post": op(
+        "Register a product revision and its route (must contain FCT)", "admin",
+        _obj(["code", "revision", "route"], code=STR, revision=STR, route=_arr(STR)), 201)},
+    "/api/v1/products/{code}/{revision}": {"get": op("One product revision", "any signed-in role",
+                                                     params=("code", "revision"))},
+    "/api/v1/stations": {
+        "post": op("Register a station", "admin", _obj(["id", "type", "line"], id=STR, type=STR,
+                                                         line=STR), 201),
+        "get": op("Every station", "any signed-in role")},
+    "/api/v1/orders": {"post": op(
+        "Open a work order", "admin",
+        _obj(["number", "customer", "product", "revision", "quantity", "unit_price"], number=STR,
+             customer=STR, product=STR, revision=STR, quantity=INT, unit_price=MONEY, paste=STR,
+             currency=STR), 201, ORDER)},
+    "/api/v1/orders/{number}": {"get": op("The order with readiness, sign-off and blockers",
+                                          "any signed-in role", answer=ORDER,
+                                          params=("number",))},
+    "/api/v1/orders/{number}/boards": {"post": op(
+        "Generate `count` serials or register the customer's `serials`", "admin",
+        _obj(count=INT, serials=_arr(STR), panel_size=INT), 201, _obj(serials=_arr(STR)),
+        params=("number",))},
+    "/api/v1/orders/{number}/holds": {
+        "post": op("Hold the order, or one board of it (`serial`)", "qa",
+                   _obj(["reason"], reason=STR, serial=STR), 201, params=("number",)),
+        "delete": op("Release the order's holds (or a board's, with ?serial=)", "qa",
+                     params=("number",))},
+    "/api/v1/scans": {"post": op(
+        "Scan a board or panel at a station. Codes: INVALID_CODE 400, UNKNOWN_BOARD 404, "
+        "NOT_READY, OUT_OF_SEQUENCE, ALREADY_DONE, ON_HOLD, NEEDS_REPAIR, WRONG_STATION, "
+        "NEEDS_TEST 409. The same scan_id again returns the first answer.",
+        "operator, qa, supervisor", _obj(["station", "code"], station=STR, code=STR, scan_id=STR),
+        201, SCAN_ANSWER)},
+}
+
+
+def openapi_document() -> dict:
+    """The whole document."""
+    responses = {f"E{code}": {"description": text, "content": {
+        "application/json": {"schema": ERROR}}} for code, text in (
+        (400, "malformed input"), (401, "no or bad token, or bad credentials"),
+        (403, "the role may not do this"), (404, "unknown thing"),
+        (409, "a rule of the floor says no"))}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "SMT line station API", "version": "1",
+                 "description": "JSON in and out; times in UTC with Z; money as decimal strings."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": PATHS,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": _obj(["error"], error=_obj(["code", "message"], code=STR,
+                                                             message=STR, todo=STR))},
+            "responses": responses,
+        },
+    }

@@ -1,0 +1,155 @@
+"""People and access: roles, badge + PIN, passwords, lockout, API tokens, who may do what."""
+
+import hashlib
+import hmac
+import secrets
+
+from sqlmodel import Session, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from station import events
+from station.errors import BadCredentials, BadgeLocked, Conflict, Forbidden, InvalidInput, NotFound
+from station.models import ApiToken, User
+
+ROLES = ("operator", "qa", "finance", "supervisor", "admin")
+FLOOR = {"operator", "qa", "supervisor"}
+
+# Who may do what: deny by default (API.md's table).
+PERMISSIONS = {
+    "read": set(ROLES),
+    "master_data": {"admin"},
+    "floor": FLOOR,
+    "hold": {"qa"},
+    "signoff": {"qa"},
+    "scrap": {"qa"},
+    "payment": {"finance"},
+    "terms": {"finance"},
+    "unlock_badge": {"supervisor"},
+    "release_shipment": {"supervisor"},
+    "ship": FLOOR,
+}
+
+
+def may(user: User | None, action: str) -> bool:
+    """True when the user's role may do the action."""
+    return user is not None and user.role in PERMISSIONS.get(action, set())
+
+
+def require(user: User, action: str) -> None:
+    """Refuse with FORBIDDEN unless the user's role may do the action."""
+    if not may(user, action):
+        raise Forbidden(role=user.role if user else "none", action=action)
+
+
+def _pin_digest(pin: str, pepper: str) -> str:
+    # A PIN has few combinations: a server-side pepper keeps a stolen database from being
+    # brute-forced offline without the station's secret.
+    return hmac.new(pepper.encode(), pin.encode(), hashlib.sha256).hexdigest()
+
+
+def create_user(session: Session, name: str, role: str, *, pepper: str, badge: str | None = None,
+                pin: str | None = None, password: str | None = None, full_name: str = "",
+                language: str | None = None, by: User | None = None) -> User:
+    """Register a person with a role and a badge + PIN and/or a password."""
+    if role not in ROLES:
+        raise InvalidInput(detail=f"role must be one of {', '.join(ROLES)}")
+    if not name or len(name) > 64:
+        raise InvalidInput(detail="a user needs a name of at most 64 characters")
+    if bool(badge) != bool(pin):
+        raise InvalidInput(detail="a badge needs a PIN and a PIN needs a badge")
+    if pin and not (pin.isdigit() and 4 <= len(pin) <= 12):
+        raise InvalidInput(detail="a PIN is 4 to 12 digits")
+    if not badge and not password:
+        raise InvalidInput(detail="a user needs a badge and PIN, or a password")
+    if session.exec(select(User).where(User.name == name)).first():
+        raise Conflict(what="user", key=name)
+    if badge and session.exec(select(User).where(User.badge == badge)).first():
+        raise Conflict(what="badge", key=badge)
+    user = User(name=name, full_name=full_name or name, role=role, badge=badge or None,
+                language=language,
+                pin_hash=generate_password_hash(_pin_digest(pin, pepper)) if pin else None,
+                password_hash=generate_password_hash(password) if password else None)
+    session.add(user)
+    session.flush()
+    events.record(session, "user.created", f"user:{name}", {"role": role, "badge": badge}, by)
+    session.commit()
+    return user
+
+
+def check_badge(session: Session, badge: str, pin: str, *, pepper: str,
+                lock_after: int = 5) -> User:
+    """The user of a badge whose PIN is right; wrong PINs count towards locking the badge."""
+    user = session.exec(select(User).where(User.badge == badge)).first()
+    if user is None or user.pin_hash is None:
+        raise BadCredentials(limit=lock_after)
+    if user.locked:
+        raise BadgeLocked(badge=badge)
+    if check_password_hash(user.pin_hash, _pin_digest(pin or "", pepper)):
+        if user.failed_pins:
+            user.failed_pins = 0
+            session.add(user)
+            session.commit()
+        return user
+    user.failed_pins += 1
+    if user.failed_pins >= lock_after:
+        user.locked = True
+        events.record(session, "badge.locked", f"user:{user.name}",
+                      {"failures": user.failed_pins}, user)
+    session.add(user)
+    session.commit()
+    if user.locked:
+        raise BadgeLocked(badge=badge)
+    raise BadCredentials(limit=lock_after)
+
+
+def check_password(session: Session, name: str, password: str) -> User:
+    """The user whose name and password match."""
+    user = session.exec(select(User).where(User.name == name)).first()
+    if user is None or not user.password_hash or not check_password_hash(user.password_hash,
+                                                                        password or ""):
+        raise BadCredentials(limit="-")
+    return user
+
+
+def unlock_badge(session: Session, name: str, by: User) -> User:
+    """A supervisor unlocks a locked badge."""
+    require(by, "unlock_badge")
+    user = session.exec(select(User).where(User.name == name)).first()
+    if user is None:
+        raise NotFound(what="user", key=name)
+    user.locked, user.failed_pins = False, 0
+    session.add(user)
+    events.record(session, "badge.unlocked", f"user:{name}", {}, by)
+    session.commit()
+    return user
+
+
+def create_token(session: Session, name: str) -> str:
+    """A new API token for the user; only its hash is stored, so it is shown once."""
+    user = session.exec(select(User).where(User.name == name)).first()
+    if user is None:
+        raise NotFound(what="user", key=name)
+    token = secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token)))
+    events.record(session, "token.created", f"user:{name}", {}, user)
+    session.commit()
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The user a bearer token belongs to, or None."""
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == _token_hash(token),
+                                              ApiToken.revoked_at.is_(None))).first()
+    return session.get(User, row.user_id) if row else None
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """Sign the user out everywhere: older session cookies stop being accepted."""
+    user.session_epoch += 1
+    session.add(user)
+    session.commit()
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+

@@ -1,0 +1,21 @@
+"""The station's blueprints, one per floor concept."""
+
+from station.errors import StationError
+from station.routes import api, auth, boards, masterdata, orders, scans, web
+
+
+def init_app(app) -> None:
+    """Register every blueprint and the edge's error handling."""
+    from station import csrf
+
+    for module in (auth, scans, boards, orders, masterdata):
+        app.register_blueprint(module.bp)
+    for module in (api, scans, orders, masterdata):
+        csrf.exempt(module.api)  # the API authenticates by bearer token, never by cookie
+        app.register_blueprint(module.api)
+    app.register_error_handler(StationError, web.handle_error)
+    app.before_request(web.load_user)
+    app.after_request(web.add_headers)
+    app.jinja_env.filters["printable"] = web.printable
+    app.register_error_handler(404, api.not_found)
+    app.register_error_handler(405, api.not_allowed)

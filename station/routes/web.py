@@ -1,0 +1,116 @@
+"""What every route shares: who is signed in, errors at the edge, htmx, JSON bodies."""
+
+import time
+from functools import wraps
+
+from flask import current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext
+
+from station import people
+from station.codes import BIDI
+from station.db import get_session
+from station.errors import InvalidInput, StationError, Unauthenticated
+from station.models import User
+
+
+def is_htmx() -> bool:
+    """True when htmx sent the request (it wants a fragment, not a page)."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def translate_error(err: StationError) -> dict:
+    """The error's message and advice in the reader's language."""
+    return {"code": err.code, "message": err.text(gettext), "todo": err.advice(gettext),
+            "severity": "warning" if err.code == "ALREADY_DONE" else err.severity}
+
+
+def json_body() -> dict:
+    """The request's JSON object, or INVALID_INPUT."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidInput(detail="the body must be a JSON object")
+    return data
+
+
+def sign_in(user: User) -> None:
+    """Start a new web session for the user (a fresh cookie, so no fixation)."""
+    session.clear()
+    session.update(uid=user.id, epoch=user.session_epoch, seen=int(time.time()))
+    g.user = user
+
+
+def web_user() -> User | None:
+    """The user of the session cookie, unless it was ended or sat idle too long."""
+    uid = session.get("uid")
+    if uid is None:
+        return None
+    idle = current_app.config["SETTINGS"].get("security", {}).get("idle_minutes", 30) * 60
+    user = get_session().get(User, uid)
+    if user is None or session.get("epoch") != user.session_epoch or \
+            time.time() - session.get("seen", 0) > idle:
+        session.clear()
+        return None
+    session["seen"] = int(time.time())
+    return user
+
+
+def api_user() -> User:
+    """The user of the request's bearer token, or UNAUTHENTICATED."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    user = people.user_for_token(get_session(), token.strip()) if scheme == "Bearer" else None
+    if user is None:
+        raise Unauthenticated()
+    g.user = user
+    return user
+
+
+def login_required(action: str = "read"):
+    """A page that needs a signed-in user whose role may do `action`."""
+    def wrap(view):
+        @wraps(view)
+        def inner(*args, **kwargs):
+            user = g.get("user")
+            if user is None:
+                return redirect(url_for("auth.login", next=request.full_path))
+            people.require(user, action)
+            return view(*args, **kwargs)
+        return inner
+    return wrap
+
+
+def api_error(err: StationError):
+    """An API error as JSON, with the floor's code."""
+    return jsonify(err.body(gettext)), err.status
+
+
+def handle_error(err: StationError):
+    """Domain errors become 4xx at the edge: JSON for the API, a page or fragment otherwise."""
+    get_session().rollback()
+    if request.path.startswith("/api/"):
+        return api_error(err)
+    error = translate_error(err)
+    template = "_error.html" if is_htmx() else "error.html"
+    status = 200 if is_htmx() else err.status  # htmx swaps only 2xx answers
+    return render_template(template, error=error), status
+
+
+def load_user() -> None:
+    """Before each request: who is signed in (by cookie; the API checks its token itself)."""
+    g.user = None if request.path.startswith(("/api/", "/static/")) else web_user()
+
+
+def add_headers(response):
+    """Pages that serve both a page and a fragment vary on HX-Request; no page is framed."""
+    response.headers.setdefault("Vary", "HX-Request")
+    response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; frame-ancestors 'self'")
+    return response
+
+
+def printable(text: str) -> str:
+    """Scanned text with control and direction characters shown as U+XXXX, for display."""
+    return "".join(ch if ch.isprintable() and ch not in BIDI else f"<U+{ord(ch):04X}>"
+                   for ch in text)

@@ -1,0 +1,132 @@
+"""Shared fixtures: an app on a real database file, a client, API helpers and a small line."""
+
+import os
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlmodel import Session
+
+from station import create_app, masterdata, people
+from station.models import User
+
+PEPPER = "test-pepper"
+ROUTE = ["PRINT", "SPI", "PLACE", "REFLOW", "AOI", "FCT", "QA", "PACK"]
+SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared")
+
+
+def make_app(tmp_path, database_url=None, **overrides):
+    """The station app on a fresh SQLite file (or the given database), CSRF off unless asked."""
+    config = {"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"),
+              "DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'station.db'}",
+              "SECRET_KEY": "test-secret", "PIN_PEPPER": PEPPER, "WTF_CSRF_ENABLED": False}
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture
+def app(tmp_path):
+    return make_app(tmp_path)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app):
+    with Session(app.extensions["engine"], expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh schema in the PostgreSQL of TEST_DATABASE_URL, dropped afterwards."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("TEST_DATABASE_URL is not set: no PostgreSQL to test against "
+                    "(.ci/run sets it)")
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@dataclass
+class Line:
+    """A small line for tests: one user per role, a customer, a product, an order and boards."""
+
+    users: dict[str, User] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    order: str = "WO-1"
+    serials: list[str] = field(default_factory=list)
+
+
+def build_line(session: Session, boards: int = 4, panel_size: int | None = None,
+               route=ROUTE, tokens: bool = True) -> Line:
+    """Create the users (badge 1000N, PIN 1234 for floor roles), master data and boards."""
+    line = Line()
+    for i, role in enumerate(people.ROLES, 1):
+        floor = role in ("operator", "qa", "supervisor")
+        line.users[role] = people.create_user(
+            session, role, role, pepper=PEPPER, badge=f"1000{i}" if floor else None,
+            pin="1234" if floor else None, password=f"{role}-pw", full_name=f"{role.title()} One")
+        if tokens:
+            line.tokens[role] = people.create_token(session, role)
+    admin = line.users["admin"]
+    for step in route:
+        if session.get(masterdata.Station, f"T-{step}") is None:
+            masterdata.create_station(session, admin, f"T-{step}", step, "T")
+    masterdata.create_customer(session, admin, "CUST", "Customer Ltd", "prepaid")
+    masterdata.create_product(session, admin, "PCB", "A", list(route))
+    masterdata.create_order(session, admin, line.order, "CUST", "PCB", "A", boards, "2.50")
+    line.serials = masterdata.add_boards(session, admin, line.order, count=boards,
+                                         panel_size=panel_size)
+    return line
+
+
+@pytest.fixture
+def line(session):
+    return build_line(session)
+
+
+class Api:
+    """Calls the JSON API as one of the line's roles."""
+
+    def __init__(self, client, line: Line):
+        self.client, self.line = client, line
+
+    def _headers(self, role):
+        return {"Authorization": f"Bearer {self.line.tokens[role]}"} if role else {}
+
+    def get(self, path, role="operator"):
+        return self.client.get(path, headers=self._headers(role))
+
+    def post(self, path, json=None, role="operator"):
+        return self.client.post(path, json=json, headers=self._headers(role))
+
+    def delete(self, path, role="qa"):
+        return self.client.delete(path, headers=self._headers(role))
+
+    def scan(self, station, code, role="operator", scan_id=None):
+        body = {"station": station, "code": code}
+        if scan_id:
+            body["scan_id"] = scan_id
+        return self.post("/api/v1/scans", body, role)
+
+
+@pytest.fixture
+def api(client, line):
+    return Api(client, line)
