@@ -1,9 +1,14 @@
 """Operator languages: English and Simplified Chinese, chosen per user, then per station."""
 
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask import current_app, g, request
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
 
 LANGUAGES = {"en": "English", "zh_CN": "简体中文"}
+CATALOGUES = Path(__file__).resolve().parent / "translations"
 
 
 def select_locale() -> str:
@@ -15,8 +20,22 @@ def select_locale() -> str:
     return current_app.config["SETTINGS"].get("site", {}).get("language", "en")
 
 
+def compile_catalogues(folder: Path = CATALOGUES) -> None:
+    """Compile each .po newer than its .mo, so a clean clone needs no build step."""
+    for po in folder.glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as f:
+            catalogue = read_po(f, locale=po.parent.parent.name)
+        tmp = mo.with_suffix(".mo.tmp")
+        with tmp.open("wb") as f:
+            write_mo(f, catalogue)
+        tmp.replace(mo)
+
+
 def init_app(app) -> None:
     """Set up Flask-Babel with the station's catalogues."""
-    Babel(app, locale_selector=select_locale,
-          default_translation_directories=str(app.root_path + "/translations"))
-    app.jinja_env.globals["LANGUAGES"] = LANGUAGES
+    compile_catalogues()
+    Babel(app, locale_selector=select_locale, default_translation_directories=str(CATALOGUES))
+    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, get_locale=get_locale)
