@@ -6,6 +6,7 @@ import logging
 from waitress import serve
 
 from station import create_app
+from station.devices.profiler_reader import start_profilers
 
 
 def main() -> None:
@@ -25,6 +26,7 @@ def main() -> None:
 
         with Session(app.extensions["engine"]) as session:
             logging.info(seed(session, app.config["PIN_PEPPER"]))
+    start_profilers(app)
     logging.info("station at http://%s:%d", args.host, args.port)
     serve(app, host=args.host, port=args.port, threads=args.threads)
 

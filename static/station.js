@@ -29,26 +29,31 @@
     } catch (e) { /* no sound device: the colour still tells */ }
   }
 
-  document.addEventListener("htmx:configRequest", (e) => {
-    if (e.detail.elt.id !== "scan") return;
-    if (!String(e.detail.parameters.get ? e.detail.parameters.get("code") : e.detail.parameters.code).trim()) {
-      e.preventDefault();  // an empty Enter is not a scan
-      return;
-    }
-    const id = scanId();
-    if (e.detail.parameters.set) e.detail.parameters.set("scan_id", id); else e.detail.parameters.scan_id = id;
-  });
-  document.addEventListener("htmx:beforeRequest", (e) => {
-    if (e.detail.elt.id === "scan") box().value = "";
+  // A scan is taken off the box the moment its Enter arrives. htmx would read the form only
+  // when a queued request is sent, by which time the scanner may have typed the next label
+  // into the box: two labels would go as one, and the scans behind it as empty ones.
+  document.addEventListener("submit", (e) => {
+    const form = e.target;
+    if (form.id !== "scan") return;
+    e.preventDefault();
+    const b = box(), code = b.value;
+    b.value = "";
+    if (!code.trim()) return;  // an empty Enter is not a scan
+    htmx.ajax("POST", form.action, { source: form, values: { code: code, scan_id: scanId() } });
   });
   document.addEventListener("htmx:afterSwap", (e) => {
-    const r = document.getElementById("result");
-    if (r && e.detail.target.id === "result") beep(r.dataset.outcome);
+    // htmx 2 fires afterSwap on every element a response swapped in (the out-of-band shift
+    // count and last scans too), each with the main target in detail.target: beep only once.
+    if (e.target.id === "result") beep(e.target.dataset.outcome);
     keepFocus();
   });
   document.addEventListener("htmx:sendError", () => {
     const r = document.getElementById("result");
-    if (r) { r.className = "result refused"; r.querySelector(".headline").textContent = "✖ No connection to the station"; beep("refused"); }
+    if (!r) return;
+    r.className = "result refused";
+    r.dataset.outcome = "refused";
+    r.querySelector(".headline").textContent = "✖ No connection to the station";
+    beep("refused");
   });
   document.addEventListener("click", keepFocus);
   document.addEventListener("focusout", () => setTimeout(keepFocus, 0));

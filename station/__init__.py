@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from station import db, i18n
 from station.config import ROOT, load_settings
+from station.reflow import load_windows
 
 csrf = CSRFProtect()
 
@@ -34,6 +35,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config.update(test_config)
     db.init_app(app)
+    reflow = settings.get("reflow", {})
+    app.extensions["pastes"] = load_windows(ROOT / reflow.get("pastes", "config/pastes.toml"))
     i18n.init_app(app)
     csrf.init_app(app)
 

@@ -2,6 +2,7 @@
 
 import click
 from flask import current_app
+from flask.cli import AppGroup, with_appcontext
 from sqlmodel import Session
 
 from station import people
@@ -12,7 +13,9 @@ def _session() -> Session:
     return Session(current_app.extensions["engine"], expire_on_commit=False)
 
 
-@click.group("user")
+# AppGroup and with_appcontext push the app context themselves: `flask` does it anyway, but
+# app.test_cli_runner() (and any other caller of app.cli) does not.
+@click.group("user", cls=AppGroup)
 def user_cli():
     """Manage users."""
 
@@ -37,7 +40,7 @@ def create_user(name, role, badge, pin, password, full_name, language):
     click.echo(f"created {role} {name}")
 
 
-@click.group("token")
+@click.group("token", cls=AppGroup)
 def token_cli():
     """Manage API tokens."""
 
@@ -56,6 +59,7 @@ def create_token(name):
 
 
 @click.command("demo")
+@with_appcontext
 def seed_demo():
     """Seed the demo line: a customer, a product and its route, an order with 20 boards, users."""
     from station.demo import seed

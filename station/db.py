@@ -2,6 +2,7 @@
 
 import logging
 import sqlite3
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -31,14 +32,50 @@ def make_engine(url: str) -> Engine:
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
 
+    turns = WriterTurns(timeout=10)
+
     @event.listens_for(engine, "begin")
     def begin(conn):
         # A deferred read-then-write transaction fails with SQLITE_BUSY at once under
         # contention, despite busy_timeout: writes take the write lock when they begin.
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        if mode == "IMMEDIATE":
+            turns.enter(conn.connection.info)
         conn.exec_driver_sql(f"BEGIN {mode}")
 
+    @event.listens_for(engine.pool, "checkin")
+    def checkin(_dbapi_conn, record):
+        turns.leave(record.info)  # after COMMIT or ROLLBACK, when the connection is back
+
     return engine
+
+
+class WriterTurns:
+    """The process's SQLite writers queue on a lock before BEGIN IMMEDIATE, in turn.
+
+    Without it they wait in SQLite's busy handler, which polls with sleeps growing to 100 ms:
+    under load a writer slept on long after the lock was free while newcomers overtook it,
+    and a scan could take a second or more. A lock hands the turn over the moment it is free.
+    Other processes (the flask CLI) still meet busy_timeout.
+    """
+
+    KEY = "station_writer_turn"
+
+    def __init__(self, timeout: float):
+        self.lock, self.owner, self.timeout = threading.Lock(), None, timeout
+
+    def enter(self, info: dict) -> None:
+        """Wait for this process's write turn (no turn after `timeout`: SQLite decides)."""
+        if info.get(self.KEY) or self.owner == threading.get_ident():
+            return  # this connection has the turn, or another of this thread: SQLite decides
+        if self.lock.acquire(timeout=self.timeout):
+            self.owner, info[self.KEY] = threading.get_ident(), True
+
+    def leave(self, info: dict) -> None:
+        """Give the turn to the next writer, if this connection had it."""
+        if info.pop(self.KEY, False):
+            self.owner = None
+            self.lock.release()
 
 
 def reader(engine: Engine) -> Engine:

@@ -15,7 +15,7 @@ TERMS = ("prepaid", "monthly")
 MAX_BOARDS_PER_REQUEST = 10_000
 
 
-def _code(value, what: str) -> str:
+def valid_code(value, what: str) -> str:
     """A code as master data allows it: letters, digits and . _ / -, at most 32."""
     if not isinstance(value, str) or not CODE.match(value):
         raise InvalidInput(detail=f"{what} must be 1 to 32 letters, digits, '.', '_', '/' or '-'")
@@ -44,7 +44,7 @@ def money(value, what: str = "amount") -> Decimal:
 def create_customer(session: Session, by: User, code, name, terms="prepaid") -> Customer:
     """Register a customer; monthly terms wait for a finance user's approval."""
     people.require(by, "master_data")
-    code, name = _code(code, "code"), _text(name, "name")
+    code, name = valid_code(code, "code"), _text(name, "name")
     if terms not in TERMS:
         raise InvalidInput(detail="terms must be 'prepaid' or 'monthly'")
     if session.exec(select(Customer).where(Customer.code == code)).first():
@@ -60,7 +60,7 @@ def create_customer(session: Session, by: User, code, name, terms="prepaid") -> 
 def create_product(session: Session, by: User, code, revision, route) -> Product:
     """Register a product revision with its route of station types (FCT is required)."""
     people.require(by, "master_data")
-    code, revision = _code(code, "code"), _code(revision, "revision")
+    code, revision = valid_code(code, "code"), valid_code(revision, "revision")
     if not isinstance(route, list) or not route or len(route) > 30:
         raise InvalidInput(detail="route must be a list of 1 to 30 station types")
     if not all(isinstance(s, str) and STEP.match(s) for s in route):
@@ -91,7 +91,7 @@ def create_station(session: Session, by: User | None, id, type, line) -> Station
     """Register a station of a type (a route step) on a line."""
     if by is not None:
         people.require(by, "master_data")
-    id, line = _code(id, "id"), _code(line, "line")
+    id, line = valid_code(id, "id"), valid_code(line, "line")
     if not isinstance(type, str) or not STEP.match(type):
         raise InvalidInput(detail="type is a station type in capitals, such as AOI")
     if session.get(Station, id):
@@ -123,13 +123,13 @@ def create_order(session: Session, by: User, number, customer, product, revision
                  unit_price, paste="SAC305", currency="USD") -> WorkOrder:
     """Open a work order for a quantity of a product revision at an agreed unit price."""
     people.require(by, "master_data")
-    number = _code(number, "number")
+    number = valid_code(number, "number")
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 < quantity <= 10**6:
         raise InvalidInput(detail="quantity must be a whole number from 1 to 1000000")
     price = money(unit_price, "unit_price")
     if price < 0:
         raise InvalidInput(detail="unit_price cannot be negative")
-    paste = _code(paste or "SAC305", "paste")
+    paste = valid_code(paste or "SAC305", "paste")
     cust = session.exec(select(Customer).where(Customer.code == customer)).first()
     if cust is None:
         raise NotFound(what="customer", key=customer)

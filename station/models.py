@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Column, Numeric, UniqueConstraint
+from sqlalchemy import JSON, Column, Numeric, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -161,3 +161,35 @@ class Event(SQLModel, table=True):
     station_id: str | None = Field(default=None, max_length=32, index=True)
     subject: str = Field(max_length=96, index=True)
     payload: dict = Field(sa_column=Column(JSON, nullable=False))
+
+
+class ProfileBoard(SQLModel, table=True):
+    """A scrap board of a product revision with thermocouples on its important parts."""
+
+    __tablename__ = "profile_board"
+    id: str = Field(primary_key=True, max_length=32)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    thermocouples: int
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ProfileRun(SQLModel, table=True):
+    """One recording through the oven, as received, with its analysis against a paste window."""
+
+    __tablename__ = "profile_run"
+    id: int | None = Field(default=None, primary_key=True)
+    profile_board_id: str | None = Field(default=None, foreign_key="profile_board.id",
+                                         index=True)
+    paste: str = Field(max_length=32)
+    window_version: str = Field(max_length=32)
+    oven: str | None = Field(default=None, max_length=64, index=True)
+    recipe: str | None = Field(default=None, max_length=64)
+    source: str = Field(max_length=64)  # "upload" or the serial device's name
+    format: str = Field(max_length=16)
+    raw: str = Field(sa_column=Column(Text, nullable=False))
+    sha256: str = Field(max_length=64)
+    verdict: str = Field(max_length=8, index=True)
+    pwi: float | None = None
+    result: dict = Field(sa_column=Column(JSON, nullable=False))
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    recorded_at: datetime = Field(default_factory=utcnow, index=True)

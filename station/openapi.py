@@ -34,6 +34,12 @@ def op(summary: str, roles: str, body: dict | None = None, ok: int = 200,
     return doc
 
 
+def _multipart(doc: dict, schema: dict) -> dict:
+    """An operation whose body is a multipart form."""
+    doc["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+    return doc
+
+
 ORDER = _obj(number=STR, customer=STR, product=STR, revision=STR, quantity=INT, unit_price=MONEY,
              currency=STR, paste=STR, status=STR, boards_passed=INT, balance_due=MONEY,
              steps={"type": "object", "additionalProperties": INT},
@@ -44,6 +50,12 @@ ORDER = _obj(number=STR, customer=STR, product=STR, revision=STR, quantity=INT, 
 SCAN_ANSWER = _obj(accepted=BOOL, serial=STR, order=STR, step=STR,
                    next_step={"type": "string", "nullable": True}, serials=_arr(STR), panel=STR,
                    station=STR)
+STATS = _obj(**{k: NUM for k in ("peak_C", "tal_s", "soak_s", "max_rise_Cps", "max_fall_Cps",
+                                  "t_within5_s", "cool_rate_Cps", "t25_to_peak_s")})
+PROFILE = _obj(id=INT, verdict={"enum": ["PASS", "WARN", "FAIL", "INVALID"]},
+               pwi={"type": "number", "nullable": True}, format=STR, paste=STR, sha256=STR,
+               channels=_arr(_obj(name=STR, valid=BOOL, stats=STATS)), delta_t_peak_C=NUM,
+               problems=_arr(_obj(code=STR, message=STR)))
 
 PATHS = {
     "/api/v1/openapi.json": {"get": op("This document", "anyone", errors=())},
@@ -84,6 +96,22 @@ PATHS = {
         "NEEDS_TEST 409. The same scan_id again returns the first answer.",
         "operator, qa, supervisor", _obj(["station", "code"], station=STR, code=STR, scan_id=STR),
         201, SCAN_ANSWER)},
+    "/api/v1/profile-boards": {"post": op(
+        "Register a profile board of a product revision", "admin",
+        _obj(["id", "product", "revision", "thermocouples"], id=STR, product=STR, revision=STR,
+             thermocouples=INT), 201)},
+    "/api/v1/profiles": {"post": _multipart(op(
+        "Upload a profiler recording (T-962, pfrapp or CSV); analysed against the paste's "
+        "window. Unknown data: 400 UNKNOWN_FORMAT.", "operator, qa, supervisor", ok=201,
+        answer=PROFILE), _obj(["file", "paste"], file={"type": "string", "format": "binary"},
+                              paste=STR, profile_board=STR, oven=STR, recipe=STR,
+                              slope_window_s=NUM, columns=STR))},
+    "/api/v1/profiles/{run_id}": {"get": op("One profile run", "any signed-in role",
+                                            answer=PROFILE, params=("run_id",))},
+    "/api/v1/profiles/{run_id}/chart.svg": {"get": {
+        **op("The run's chart", "any signed-in role", params=("run_id",)),
+        "responses": {"200": {"description": "SVG", "content": {"image/svg+xml": {}}},
+                      "404": {"$ref": "#/components/responses/E404"}}}},
 }
 
 

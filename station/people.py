@@ -11,6 +11,7 @@ from station import events
 from station.errors import BadCredentials, BadgeLocked, Conflict, Forbidden, InvalidInput, NotFound
 from station.models import ApiToken, User
 
+HASH_METHOD = "scrypt"  # werkzeug's default; tests may choose a cheaper one
 ROLES = ("operator", "qa", "finance", "supervisor", "admin")
 FLOOR = {"operator", "qa", "supervisor"}
 
@@ -53,11 +54,14 @@ def create_user(session: Session, name: str, role: str, *, pepper: str, badge: s
     """Register a person with a role and a badge + PIN and/or a password."""
     if role not in ROLES:
         raise InvalidInput(detail=f"role must be one of {', '.join(ROLES)}")
+    if not isinstance(name, str) or not all(v is None or isinstance(v, str)
+                                            for v in (badge, pin, password)):
+        raise InvalidInput(detail="name, badge, PIN and password must be text")
     if not name or len(name) > 64:
         raise InvalidInput(detail="a user needs a name of at most 64 characters")
     if bool(badge) != bool(pin):
         raise InvalidInput(detail="a badge needs a PIN and a PIN needs a badge")
-    if pin and not (pin.isdigit() and 4 <= len(pin) <= 12):
+    if pin and not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 12):
         raise InvalidInput(detail="a PIN is 4 to 12 digits")
     if not badge and not password:
         raise InvalidInput(detail="a user needs a badge and PIN, or a password")
@@ -67,8 +71,8 @@ def create_user(session: Session, name: str, role: str, *, pepper: str, badge: s
         raise Conflict(what="badge", key=badge)
     user = User(name=name, full_name=full_name or name, role=role, badge=badge or None,
                 language=language,
-                pin_hash=generate_password_hash(_pin_digest(pin, pepper)) if pin else None,
-                password_hash=generate_password_hash(password) if password else None)
+                pin_hash=_hash(_pin_digest(pin, pepper)) if pin else None,
+                password_hash=_hash(password) if password else None)
     session.add(user)
     session.flush()
     events.record(session, "user.created", f"user:{name}", {"role": role, "badge": badge}, by)
@@ -79,6 +83,8 @@ def create_user(session: Session, name: str, role: str, *, pepper: str, badge: s
 def check_badge(session: Session, badge: str, pin: str, *, pepper: str,
                 lock_after: int = 5) -> User:
     """The user of a badge whose PIN is right; wrong PINs count towards locking the badge."""
+    if not isinstance(badge, str) or not isinstance(pin, str | None):
+        raise BadCredentials(limit=lock_after)
     user = session.exec(select(User).where(User.badge == badge)).first()
     if user is None or user.pin_hash is None:
         raise BadCredentials(limit=lock_after)
@@ -104,6 +110,8 @@ def check_badge(session: Session, badge: str, pin: str, *, pepper: str,
 
 def check_password(session: Session, name: str, password: str) -> User:
     """The user whose name and password match."""
+    if not isinstance(name, str) or not isinstance(password, str | None):
+        raise BadCredentials(limit="-")
     user = session.exec(select(User).where(User.name == name)).first()
     if user is None or not user.password_hash or not check_password_hash(user.password_hash,
                                                                         password or ""):
@@ -138,9 +146,8 @@ def create_token(session: Session, name: str) -> str:
 
 def user_for_token(session: Session, token: str) -> User | None:
     """The user a bearer token belongs to, or None."""
-    row = session.exec(select(ApiToken).where(ApiToken.token_hash == _token_hash(token),
-                                              ApiToken.revoked_at.is_(None))).first()
-    return session.get(User, row.user_id) if row else None
+    return session.exec(select(User).join(ApiToken, ApiToken.user_id == User.id).where(
+        ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None))).first()
 
 
 def end_sessions(session: Session, user: User) -> None:
@@ -148,6 +155,10 @@ def end_sessions(session: Session, user: User) -> None:
     user.session_epoch += 1
     session.add(user)
     session.commit()
+
+
+def _hash(secret: str) -> str:
+    return generate_password_hash(secret, method=HASH_METHOD)
 
 
 def _token_hash(token: str) -> str:

@@ -12,6 +12,8 @@ from station import create_app, masterdata, people
 from station.models import User
 
 PEPPER = "test-pepper"
+# scrypt costs ~0.15 s a hash; the tests make hundreds of users, so they hash cheaply.
+people.HASH_METHOD = "pbkdf2:sha256:1000"
 ROUTE = ["PRINT", "SPI", "PLACE", "REFLOW", "AOI", "FCT", "QA", "PACK"]
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared")
 

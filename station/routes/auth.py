@@ -12,7 +12,9 @@ bp = Blueprint("auth", __name__)
 
 def _safe_next(target: str | None) -> str:
     """Only follow a local path after signing in (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    # Browsers read "/\\host" as "//host" and drop tabs and newlines from URLs.
+    if target and target.startswith("/") and not target.startswith("//") and \
+            "\\" not in target and target.isprintable():
         return target
     return url_for("auth.home")
 

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, g, jsonify, render_template, request
 
 from station import scanning
 from station.db import get_session
-from station.errors import StationError, UnknownStation
+from station.errors import InvalidInput, StationError, UnknownStation
 from station.models import Station, utcnow
 from station.routes.api import endpoint
 from station.routes.web import json_body, login_required, translate_error
@@ -28,6 +28,9 @@ def scan_rules() -> scanning.ScanRules:
 def create_scan(user):
     """Scan a board (or panel) at a station: 201 with its next step, or the floor's refusal."""
     data = json_body()
+    if not isinstance(data.get("station"), str):
+        # A list would be taken for a primary-key tuple and an object would crash the lookup.
+        raise InvalidInput(detail="station must be a station id such as L1-AOI-1")
     answer = scanning.scan(get_session(), data.get("station"), data.get("code"), user,
                            data.get("scan_id"), scan_rules())
     return jsonify(answer), 201

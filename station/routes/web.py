@@ -5,10 +5,11 @@ from functools import wraps
 
 from flask import current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext
+from sqlmodel import Session
 
 from station import people
 from station.codes import BIDI
-from station.db import get_session
+from station.db import get_session, reader
 from station.errors import InvalidInput, StationError, Unauthenticated
 from station.models import User
 
@@ -58,7 +59,12 @@ def api_user() -> User:
     """The user of the request's bearer token, or UNAUTHENTICATED."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    user = people.user_for_token(get_session(), token.strip()) if scheme == "Bearer" else None
+    user = None
+    if scheme.lower() == "bearer":
+        # Looked up outside the request's session: on SQLite a POST's session holds the write
+        # lock from its first query to its commit, and every writer waits for it.
+        with Session(reader(current_app.extensions["engine"]), expire_on_commit=False) as s:
+            user = people.user_for_token(s, token.strip())
     if user is None:
         raise Unauthenticated()
     g.user = user

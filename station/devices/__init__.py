@@ -1,0 +1,1 @@
+"""Serial devices: pure parsers, and one reader thread per port that survives unplugging."""

@@ -1,0 +1,111 @@
+"""Profile boards and profile runs: a recording stored as received, analysed against a paste."""
+
+import hashlib
+
+from sqlmodel import Session, select
+
+from station import events, people
+from station.devices.profiler import UnknownFormat, parse
+from station.errors import Conflict, InvalidInput, NotFound, StationError
+from station.masterdata import find_product, valid_code
+from station.models import ProfileBoard, ProfileRun, User, iso
+from station.reflow import Window, analyse
+
+MAX_RECORDING = 20 * 1024 * 1024
+
+
+class UnknownRecording(StationError):
+    code, status = "UNKNOWN_FORMAT", 400
+    message = "{detail}"
+    todo = "Send a T-962 log, a pfrapp log, or a CSV of time and one column per thermocouple."
+
+
+def register_profile_board(session: Session, by: User, id, product, revision,
+                           thermocouples) -> ProfileBoard:
+    """Register a profile board of a product revision with its number of thermocouples (admin)."""
+    people.require(by, "master_data")
+    id = valid_code(id, "id")
+    if isinstance(thermocouples, bool) or not isinstance(thermocouples, int) or \
+            not 1 <= thermocouples <= 64:
+        raise InvalidInput(detail="thermocouples must be a whole number from 1 to 64")
+    prod = find_product(session, product, revision)
+    if session.get(ProfileBoard, id):
+        raise Conflict(what="profile board", key=id)
+    board = ProfileBoard(id=id, product_id=prod.id, thermocouples=thermocouples)
+    session.add(board)
+    events.record(session, "profile_board.created", f"profile_board:{id}",
+                  {"product": prod.code, "revision": prod.revision,
+                   "thermocouples": thermocouples}, by)
+    session.commit()
+    return board
+
+
+def record_run(session: Session, by: User | None, raw: bytes | str, paste: str,
+               windows: dict[str, Window], *, profile_board: str | None = None,
+               oven: str | None = None, recipe: str | None = None, source: str = "upload",
+               columns: dict | None = None, slope_window_s: float | None = None,
+               warn_pct: float | None = None) -> ProfileRun:
+    """Parse, analyse and store one profiler recording with its SHA-256 and an event."""
+    if by is not None:
+        people.require(by, "floor")
+    window = windows.get(paste)
+    if window is None:
+        raise InvalidInput(detail=f"unknown paste {paste!r}: one of {', '.join(sorted(windows))}")
+    data = raw if isinstance(raw, bytes) else raw.encode("utf-8")
+    if not data.strip():
+        raise InvalidInput(detail="the recording is empty")
+    if len(data) > MAX_RECORDING:
+        raise InvalidInput(detail=f"the recording is over {MAX_RECORDING // 2**20} MB")
+    text = data.decode("utf-8", errors="replace")
+    if profile_board is not None and session.get(ProfileBoard, profile_board) is None:
+        raise NotFound(what="profile board", key=profile_board)
+    for name, value in (("oven", oven), ("recipe", recipe)):
+        if value is not None and (not isinstance(value, str) or len(value) > 64):
+            raise InvalidInput(detail=f"{name} must be a text of at most 64 characters")
+    try:
+        recording = parse(text, columns=columns)
+    except UnknownFormat as err:
+        raise UnknownRecording(detail=str(err)) from None
+    analysis = analyse(recording, window, slope_window_s=slope_window_s, warn_pct=warn_pct)
+    result = analysis.to_dict()
+    if columns:
+        result["columns"] = columns  # so the chart can read the recording again the same way
+    run = ProfileRun(profile_board_id=profile_board, paste=paste,
+                     window_version=str(window.version), oven=oven or None,
+                     recipe=recipe or None, source=source, format=recording.format, raw=text,
+                     sha256=hashlib.sha256(data).hexdigest(), verdict=result["verdict"],
+                     pwi=result["pwi"], result=result, user_id=by.id if by else None)
+    session.add(run)
+    session.flush()
+    events.record(session, "profile.recorded", f"profile_run:{run.id}",
+                  {"profile_board": profile_board, "paste": paste, "oven": oven,
+                   "verdict": run.verdict, "pwi": run.pwi, "sha256": run.sha256}, by)
+    session.commit()
+    return run
+
+
+def find_run(session: Session, run_id) -> ProfileRun:
+    """The profile run, or NOT_FOUND."""
+    run = session.get(ProfileRun, run_id) if str(run_id).isdigit() else None
+    if run is None:
+        raise NotFound(what="profile run", key=run_id)
+    return run
+
+
+def run_view(run: ProfileRun) -> dict:
+    """A profile run as the API shows it."""
+    return {"id": run.id, "format": run.format, "paste": run.paste,
+            "window_version": run.window_version, "profile_board": run.profile_board_id,
+            "oven": run.oven, "recipe": run.recipe, "source": run.source, "sha256": run.sha256,
+            "recorded_at": iso(run.recorded_at), **run.result}
+
+
+def history(session: Session, profile_board: str | None = None, oven: str | None = None,
+            limit: int = 200) -> list[ProfileRun]:
+    """Recent runs of a profile board or an oven (or all), newest first."""
+    query = select(ProfileRun).order_by(ProfileRun.id.desc()).limit(limit)
+    if profile_board:
+        query = query.where(ProfileRun.profile_board_id == profile_board)
+    if oven:
+        query = query.where(ProfileRun.oven == oven)
+    return list(session.exec(query))

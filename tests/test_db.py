@@ -1,0 +1,359 @@
+"""The database: SQLite pragmas and early locks, the append-only event log, migrations, and the
+same floor rules on PostgreSQL (TEST_DATABASE_URL)."""
+
+import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from conftest import ROUTE, build_line, make_app
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlmodel import Session, SQLModel, func, select
+
+from station import db, events, holds, people
+from station.errors import AlreadyDone, NeedsTest, OnHold, OutOfSequence
+from station.models import Board, BoardStep, Event, ScanReceipt, Station, User
+from station.scanning import scan
+
+
+def head() -> str:
+    """The newest revision in migrations/."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(db.MIGRATIONS))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def db_file(tmp_path) -> str:
+    return str(tmp_path / "station.db")
+
+
+def event_count(conn) -> int:
+    return conn.execute(text("SELECT count(*) FROM event")).scalar_one()
+
+
+# --- SQLite connections -------------------------------------------------------------------
+
+
+def pragmas(dbapi_conn) -> dict:
+    cur = dbapi_conn.cursor()
+    found = {p: cur.execute(f"PRAGMA {p}").fetchone()[0]
+             for p in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")}
+    cur.close()
+    return found
+
+
+def test_every_connection_gets_the_pragmas(app):
+    engine = app.extensions["engine"]
+    first, second = engine.raw_connection(), engine.raw_connection()
+    third = db.reader(engine).raw_connection()
+    try:
+        assert first.dbapi_connection is not second.dbapi_connection
+        for conn in (first, second, third):
+            found = pragmas(conn.dbapi_connection)
+            assert found["journal_mode"] == "wal"
+            assert found["synchronous"] == 2  # FULL: every commit is synced
+            assert found["foreign_keys"] == 1
+            assert found["busy_timeout"] >= 5000
+    finally:
+        for conn in (first, second, third):
+            conn.close()
+
+
+def test_the_file_itself_is_in_wal_mode(app, tmp_path):
+    con = sqlite3.connect(db_file(tmp_path))
+    try:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        con.close()
+
+
+def test_foreign_keys_are_enforced(session):
+    station = session.exec(select(Station)).first()
+    session.add(BoardStep(board_id=424242, step_index=0, step="PRINT", station_id=station.id))
+    with pytest.raises(IntegrityError, match="FOREIGN KEY"):
+        session.commit()
+
+
+def test_a_transaction_takes_the_write_lock_when_it_begins(app, tmp_path):
+    engine = app.extensions["engine"]
+    other = sqlite3.connect(db_file(tmp_path), timeout=0, isolation_level=None)
+    try:
+        with Session(engine) as s:
+            assert s.exec(select(Station)).all()  # only a read, yet the lock is taken
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("INSERT INTO line (id, name, hourly_target) VALUES ('X', 'X', 0)")
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            # A reader is not blocked: WAL lets it see the last commit.
+            with Session(db.reader(engine)) as r:
+                assert len(r.exec(select(Station)).all()) == len(s.exec(select(Station)).all())
+            assert other.execute("SELECT count(*) FROM station").fetchone()[0] > 0
+        other.execute("INSERT INTO line (id, name, hourly_target) VALUES ('X', 'X', 0)")
+    finally:
+        other.close()
+
+
+def test_a_reader_does_not_take_the_write_lock(app, tmp_path):
+    engine = app.extensions["engine"]
+    other = sqlite3.connect(db_file(tmp_path), timeout=0, isolation_level=None)
+    try:
+        with Session(db.reader(engine)) as r:
+            before = len(r.exec(select(Station)).all())
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("INSERT INTO line (id, name, hourly_target) VALUES ('X', 'X', 0)")
+            other.execute("INSERT INTO station (id, type, line) VALUES ('X-1', 'AOI', 'X')")
+            other.execute("COMMIT")
+            # its snapshot holds until its transaction ends
+            assert len(r.exec(select(Station)).all()) == before
+        with Session(db.reader(engine)) as r:
+            assert len(r.exec(select(Station)).all()) == before + 1
+    finally:
+        other.close()
+
+
+def test_a_second_writer_waits_for_the_first_instead_of_failing(app):
+    engine = app.extensions["engine"]
+    order = []
+    first_has_lock = threading.Event()
+
+    def first():
+        with Session(engine) as s:
+            s.exec(select(Station)).all()
+            first_has_lock.set()
+            threading.Event().wait(0.3)
+            s.add(User(name="first", role="operator"))
+            s.commit()
+            order.append("first")
+
+    def second():
+        first_has_lock.wait(5)
+        with Session(engine) as s:
+            assert s.exec(select(User).where(User.name == "first")).first() is not None
+            s.add(User(name="second", role="operator"))
+            s.commit()
+            order.append("second")
+
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(first), pool.submit(second)]
+        for f in futures:
+            f.result(timeout=20)
+    assert order == ["first", "second"]
+
+
+# --- the event log ------------------------------------------------------------------------
+
+
+def test_events_are_append_only_at_the_sql_level(app, tmp_path):
+    con = sqlite3.connect(db_file(tmp_path), isolation_level=None)
+    try:
+        before = con.execute("SELECT id, kind, payload FROM event ORDER BY id").fetchall()
+        assert before, "creating the app's stations writes events"
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            con.execute("UPDATE event SET kind = 'forged'")
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            con.execute("UPDATE event SET payload = '{}' WHERE id = ?", (before[0][0],))
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            con.execute("DELETE FROM event")
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            con.execute("DELETE FROM event WHERE id = ?", (before[-1][0],))
+        assert con.execute("SELECT id, kind, payload FROM event ORDER BY id").fetchall() == before
+    finally:
+        con.close()
+
+
+def test_events_are_append_only_through_the_orm(session):
+    ev = events.record(session, "test.note", "test:1", {"n": 1})
+    session.commit()
+    ev.kind = "forged"
+    session.add(ev)
+    with pytest.raises(DBAPIError, match="append-only"):
+        session.commit()
+    session.rollback()
+    session.delete(session.get(Event, ev.id))
+    with pytest.raises(DBAPIError, match="append-only"):
+        session.commit()
+    session.rollback()
+    assert session.get(Event, ev.id).kind == "test.note"
+    events.record(session, "test.note", "test:1", {"n": 2, "corrects": ev.uid})
+    session.commit()  # a correction is a new row
+    assert [e.payload["n"] for e in events.history(session, "test:1")] == [1, 2]
+
+
+# --- the SQLite library -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("version", "buggy"), [
+    ("3.40.1", True), ("3.51.3", False), ("3.44.6", False), ("3.50.7", False),
+    ("3.50.6", True), ("3.6.23", False), ("3.7.0", True), ("3.51.2", True),
+    ("3.44.5", True), ("3.45.0", True), ("3.51.0", True), ("3.52.0", False),
+    ("4.0.0", False), ("3.44.7", False),
+])
+def test_sqlite_wal_reset_bug(version, buggy):
+    assert db.sqlite_wal_reset_bug(version) is buggy
+
+
+def test_the_app_warns_about_the_running_sqlite_library(app):
+    warning = db.check_sqlite_library()
+    assert app.config["SQLITE_WARNING"] == warning
+    if db.sqlite_wal_reset_bug(sqlite3.sqlite_version):
+        assert sqlite3.sqlite_version in warning and "3.51.3" in warning
+    else:
+        assert warning is None
+
+
+# --- migrations ---------------------------------------------------------------------------
+
+
+def schema(engine) -> tuple[set, set]:
+    """The tables, and the SQLite triggers, of the database."""
+    tables = set(inspect(engine).get_table_names())
+    with engine.connect() as conn:
+        triggers = set(conn.execute(text(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
+        conn.rollback()
+    return tables, triggers
+
+
+def test_migrations_build_a_fresh_file_and_are_idempotent(tmp_path):
+    assert not (tmp_path / "station.db").exists()
+    first = make_app(tmp_path)
+    engine = first.extensions["engine"]
+    tables, triggers = schema(engine)
+    assert set(SQLModel.metadata.tables) <= tables
+    assert {"event_no_update", "event_no_delete"} <= triggers
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() \
+            == [head()]
+        conn.rollback()
+    with Session(engine) as s:
+        people.create_user(s, "keeper", "admin", pepper="p", password="pw")
+    engine.dispose()
+
+    again = make_app(tmp_path)  # the same file: nothing to do, nothing lost
+    engine = again.extensions["engine"]
+    assert schema(engine) == (tables, triggers)
+    db.migrate(engine)
+    assert schema(engine) == (tables, triggers)
+    with Session(engine) as s:
+        assert s.exec(select(User.name)).all() == ["keeper"]
+        assert s.exec(select(func.count()).select_from(Station)).one() \
+            == len(again.config["SETTINGS"]["stations"])
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
+        conn.rollback()
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pg_app(tmp_path, pg_url):
+    app = make_app(tmp_path, database_url=pg_url)
+    yield app
+    app.extensions["engine"].dispose()
+
+
+@pytest.fixture
+def pg_line(pg_app):
+    with Session(pg_app.extensions["engine"], expire_on_commit=False) as s:
+        yield s, build_line(s, boards=12, tokens=False)
+
+
+@pytest.mark.postgres
+def test_postgres_migrations_are_idempotent(pg_app, tmp_path, pg_url):
+    engine = pg_app.extensions["engine"]
+    assert engine.dialect.name == "postgresql"
+    tables = set(inspect(engine).get_table_names())
+    assert set(SQLModel.metadata.tables) <= tables
+    again = make_app(tmp_path / "again", database_url=pg_url)
+    try:
+        assert set(inspect(again.extensions["engine"]).get_table_names()) == tables
+        with again.extensions["engine"].connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() \
+                == [head()]
+    finally:
+        again.extensions["engine"].dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_scans_follow_the_route(pg_line):
+    session, line = pg_line
+    sn, op = line.serials[0], line.users["operator"]
+    for i, step in enumerate(ROUTE[:5]):
+        answer = scan(session, f"T-{step}", sn, op, scan_id=f"pg-{i}")
+        assert (answer["step"], answer["next_step"]) == (step, ROUTE[i + 1])
+    with pytest.raises(NeedsTest):
+        scan(session, "T-FCT", sn, op)
+    session.rollback()
+    with pytest.raises(AlreadyDone):
+        scan(session, "T-PRINT", sn, op)
+    session.rollback()
+    with pytest.raises(OutOfSequence) as err:
+        scan(session, "T-SPI", line.serials[1], op)
+    assert err.value.params["needed"] == "PRINT"
+    session.rollback()
+
+    before = {m: session.exec(select(func.count()).select_from(m)).one()
+              for m in (Event, BoardStep, ScanReceipt)}
+    assert scan(session, "T-PRINT", sn, op, scan_id="pg-0")["step"] == "PRINT"  # replay
+    assert {m: session.exec(select(func.count()).select_from(m)).one()
+            for m in (Event, BoardStep, ScanReceipt)} == before
+
+    holds.place_hold(session, line.users["qa"], "WO-1", "paste smear")
+    with pytest.raises(OnHold, match="paste smear"):
+        scan(session, "T-PRINT", line.serials[1], op)
+    session.rollback()
+    holds.release_holds(session, line.users["qa"], "WO-1")
+    assert scan(session, "T-PRINT", line.serials[1], op)["accepted"]
+    steps = session.exec(select(BoardStep.step_index).join(Board).where(Board.serial == sn)
+                         .order_by(BoardStep.step_index)).all()
+    assert steps == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.postgres
+def test_postgres_events_are_append_only(pg_app):
+    engine = pg_app.extensions["engine"]
+    with engine.connect() as conn:
+        before = event_count(conn)
+        assert before > 0
+        conn.rollback()
+    for sql in ("UPDATE event SET kind = 'forged'", "DELETE FROM event",
+                "UPDATE event SET kind = 'x' WHERE id = -1", "TRUNCATE event"):
+        with engine.connect() as conn:
+            with pytest.raises(DBAPIError, match="append-only"):
+                conn.execute(text(sql))
+            conn.rollback()
+    with engine.connect() as conn:
+        assert event_count(conn) == before
+        assert conn.execute(text("SELECT count(*) FROM event WHERE kind = 'forged'")) \
+            .scalar_one() == 0
+
+
+@pytest.mark.postgres
+def test_postgres_two_scans_at_the_same_instant_have_one_winner(pg_app, pg_line):
+    session, line = pg_line
+    engine, op = pg_app.extensions["engine"], line.users["operator"]
+    session.commit()
+
+    def one(serial, barrier):
+        with Session(engine) as s:
+            barrier.wait(timeout=10)
+            try:
+                return scan(s, "T-PRINT", serial, op)["step"]
+            except AlreadyDone:
+                return "already-done"
+            except OperationalError as err:
+                return f"error: {err}"
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for serial in line.serials:
+            barrier = threading.Barrier(2)
+            pair = [pool.submit(one, serial, barrier) for _ in range(2)]
+            assert sorted(f.result(timeout=30) for f in pair) == ["PRINT", "already-done"]
+    counted = session.exec(select(BoardStep.board_id, func.count()).group_by(BoardStep.board_id))
+    assert sorted(n for _, n in counted) == [1] * len(line.serials)
+    assert session.exec(select(func.count()).select_from(Event)
+                        .where(Event.kind == "board.step_passed")).one() == len(line.serials)
