@@ -1,21 +1,28 @@
 """Bench: parse + analyse a 12-thermocouple, 10-minute, 10 Hz reflow recording (72,000 samples).
 
 Target: analysing it takes under 50 ms. Prints the median of several runs next to a floor measured
-in the same run (one plain Python pass summing every sample) and the ratio to it.
+in the same run (one plain Python pass summing every sample) and the ratio to it. Then streams a
+T-962 log through a pseudo-terminal at 115200 baud into the profiler's reader and counts the
+lines that arrive, against a bare os.read loop on the same bytes (Linux: it needs a pty).
 Run: .venv/bin/python bench/profile_analysis.py
 """
 
 import math
+import os
 import random
 import statistics
 import sys
+import threading
 import time
+import tty
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from station import reflow  # noqa: E402
 from station.devices import profiler  # noqa: E402
+from station.devices.profiler_reader import ProfilerCapture  # noqa: E402
+from station.devices.serial_lines import PortReader  # noqa: E402
 
 CHANNELS = 12
 RATE_HZ = 10
@@ -131,6 +138,73 @@ def main() -> None:
           f" analyse {t962_analyse[0]:.2f} ms (medians)")
     print(f"  result: {result.verdict}, PWI {result.pwi:.0f} % (worst {result.worst}), "
           f"delta T {result.delta_t_peak_C:.2f} °C")
+
+    stream(t962)
+
+
+BAUD = 115200
+BYTES_PER_S = BAUD / 10  # 8N1: ten bits a byte
+
+
+def paced_write(fd: int, data: bytes) -> float:
+    """Write `data` at the link's byte rate in 10 ms slices; return the seconds it took."""
+    start, sent, chunk = time.perf_counter(), 0, int(BYTES_PER_S / 100)
+    while sent < len(data):
+        os.write(fd, data[sent:sent + chunk])
+        sent += chunk
+        ahead = start + sent / BYTES_PER_S - time.perf_counter()
+        if ahead > 0:
+            time.sleep(ahead)
+    return time.perf_counter() - start
+
+
+def stream(text: str) -> None:
+    """Stream a T-962 log at 115200 baud through a pty into the reader; count what arrives."""
+    data = text.encode()
+    sent_lines = sum(1 for line in text.replace("\r\n", "\n").split("\n") if line.strip())
+
+    # Floor: a bare loop reading the pty and counting line ends.
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    got = bytearray()
+
+    def drain():
+        while got.count(b"Reflow done") == 0:
+            got.extend(os.read(slave, 4096))
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    floor_s = paced_write(master, data)
+    reader.join(5)
+    floor_lines = sum(1 for line in got.replace(b"\r\n", b"\n").split(b"\n") if line.strip())
+    os.close(master)
+    os.close(slave)
+
+    # The station: PortReader + ProfilerCapture, ending the run on "Reflow done".
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    runs: list[str] = []
+    capture = ProfilerCapture(runs.append, quiet_s=30)
+    port = PortReader(os.ttyname(slave), capture.line, lambda *_: None, baudrate=BAUD,
+                      on_idle=capture.idle, flush_after=1.0, name="bench")
+    port.start()
+    while port.state != "connected":
+        time.sleep(0.01)
+    station_s = paced_write(master, data)
+    end = time.monotonic() + 5
+    while not runs and time.monotonic() < end:
+        time.sleep(0.01)
+    port.stop()
+    os.close(master)
+    os.close(slave)
+    station_lines = sum(1 for line in runs[0].split("\n") if line.strip()) if runs else 0
+    print(f"  stream {len(data) / 1e3:.0f} kB at {BAUD} baud: sent {sent_lines} lines; "
+          f"bare read loop got {floor_lines} in {floor_s:.1f} s; station reader got "
+          f"{station_lines} in {station_s:.1f} s ({station_lines / max(floor_lines, 1):.3f}x), "
+          f"lost {sent_lines - station_lines}")
+    run = profiler.parse(runs[0]) if runs else None
+    if run is not None:
+        print(f"  the streamed run parses to {len(run.times)} rows, {len(run.channels)} TCs")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,10 +50,19 @@ class Result:
     errors: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     late_sends: int = 0  # open loop: scans the client itself sent over 5 ms late
+    sent: int = 0  # every scan answered, warm-up included (for CPU per scan)
+    cpu: dict | None = None  # CPU seconds: server, client, other processes, and the wall time
 
     @property
     def rate(self) -> float:
         return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def cpu_ms_per_scan(self, who: str = "server") -> float:
+        return 1000 * self.cpu[who] / self.sent if self.cpu and self.sent else math.nan
+
+    def other_load(self) -> float:
+        """Other processes' CPU use during the run, in CPUs (1.0: one core fully busy)."""
+        return self.cpu["other"] / self.cpu["wall"] if self.cpu else math.nan
 
     def pct(self, p: float) -> float:
         """The p-th percentile latency in ms (nearest rank)."""
@@ -63,18 +73,19 @@ class Result:
 
 
 class Client:
-    """One keep-alive HTTP/1.1 connection that POSTs JSON."""
+    """One keep-alive HTTP/1.1 connection that speaks JSON (and multipart for uploads)."""
 
     def __init__(self, port: int, headers: dict):
-        self.port, self.headers = port, {"Content-Type": "application/json", **headers}
+        self.port, self.headers = port, headers
         self.conn = http.client.HTTPConnection(HOST, port, timeout=30)
 
-    def post(self, path: str, body: dict) -> tuple[int, dict]:
+    def request(self, method: str, path: str, data: bytes | None = None,
+                content_type: str = "application/json") -> tuple[int, dict]:
         """Send one request and read the whole answer; reconnect once if the server closed."""
-        data = json.dumps(body).encode()
+        headers = {**self.headers, "Content-Type": content_type} if data else self.headers
         for attempt in (1, 2):
             try:
-                self.conn.request("POST", path, data, self.headers)
+                self.conn.request(method, path, data, headers)
                 resp = self.conn.getresponse()
                 raw = resp.read()
                 return resp.status, json.loads(raw) if raw else {}
@@ -85,6 +96,24 @@ class Client:
                     raise
         raise AssertionError("unreachable")
 
+    def post(self, path: str, body: dict) -> tuple[int, dict]:
+        return self.request("POST", path, json.dumps(body).encode())
+
+    def get(self, path: str) -> tuple[int, dict]:
+        return self.request("GET", path)
+
+    def upload(self, path: str, fields: dict[str, str],
+               files: dict[str, tuple[str, bytes]]) -> tuple[int, dict]:
+        """POST a multipart/form-data body."""
+        boundary = uuid.uuid4().hex
+        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                 f"{value}\r\n".encode() for name, value in fields.items()]
+        parts += [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                  f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+                  .encode() + content + b"\r\n" for name, (filename, content) in files.items()]
+        data = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        return self.request("POST", path, data, f"multipart/form-data; boundary={boundary}")
+
     def close(self) -> None:
         self.conn.close()
 
@@ -93,6 +122,53 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
         return s.getsockname()[1]
+
+
+def fsync_ms(folder: Path, count: int = 200) -> tuple[float, float]:
+    """p50 and p99 of an append plus fsync in `folder`: what every synchronous=FULL commit
+    pays at least once; a slow or shared disk shows here first."""
+    times = []
+    with open(folder / "fsync.probe", "ab") as f:
+        for _ in range(count):
+            start = time.perf_counter()
+            f.write(b"x" * 4096)
+            f.flush()
+            os.fsync(f.fileno())
+            times.append(time.perf_counter() - start)
+    (folder / "fsync.probe").unlink()
+    times.sort()
+    return times[count // 2] * 1000, times[math.ceil(0.99 * count) - 1] * 1000
+
+
+class CpuMeter:
+    """CPU seconds used by the machine, the server under test and this load generator (Linux
+    /proc; elsewhere it measures nothing), so a busy machine shows in the report."""
+
+    def __init__(self, server_pid: int):
+        self.pid, self.tick = server_pid, os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 1
+        self.start = self._read()
+
+    def _read(self):
+        try:
+            with open("/proc/stat") as f:
+                cpu = [int(x) for x in f.readline().split()[1:]]
+            with open(f"/proc/{self.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        busy = (sum(cpu) - cpu[3] - cpu[4]) / self.tick  # all but idle and iowait
+        server = (int(fields[11]) + int(fields[12])) / self.tick
+        me = os.times()
+        return time.perf_counter(), busy, server, me.user + me.system
+
+    def stop(self) -> dict | None:
+        """CPU seconds over the run: the server, the load generator, everything else."""
+        end = self._read()
+        if self.start is None or end is None:
+            return None
+        wall, busy, server, me = (b - a for a, b in zip(self.start, end, strict=True))
+        return {"wall": wall, "server": server, "client": me,
+                "other": max(0.0, busy - server - me)}
 
 
 def start_server(name: str, cmd: list[str], env: dict, port: int, log_dir: Path,
@@ -146,26 +222,57 @@ def create_users(database_url: str, instance: Path) -> dict[str, str]:
     return tokens
 
 
-def seed_line(port: int, admin_token: str, boards: int) -> list[str]:
-    """A customer, a product and its route, stations, an order and its boards, by the API."""
-    api = Client(port, {"Authorization": f"Bearer {admin_token}"})
-    calls = [("/api/v1/customers", {"code": "BENCH", "name": "Bench Ltd", "terms": "prepaid"}),
-             ("/api/v1/products", {"code": "BENCH-PCB", "revision": "A", "route": ROUTE})]
-    calls += [("/api/v1/stations", {"id": f"B1-{step}-1", "type": step, "line": "B1"})
-              for step in ROUTE]
-    calls.append(("/api/v1/orders", {"number": "WO-BENCH", "customer": "BENCH",
-                                     "product": "BENCH-PCB", "revision": "A",
-                                     "quantity": boards, "unit_price": "1.00",
-                                     "paste": "SAC305"}))
-    for path, body in calls:
-        status, answer = api.post(path, body)
-        if status != 201:
-            sys.exit(f"seeding {path} failed: {status} {answer}")
-    status, answer = api.post("/api/v1/orders/WO-BENCH/boards", {"count": boards})
-    api.close()
-    if status != 201:
-        sys.exit(f"registering boards failed: {status} {answer}")
-    return answer["serials"]
+def must(answer: tuple[int, dict], what: str, status: int = 201) -> dict:
+    if answer[0] != status:
+        sys.exit(f"seeding failed at {what}: {answer[0]} {answer[1]}")
+    return answer[1]
+
+
+def seed_line(port: int, tokens: dict[str, str], boards: int) -> list[str]:
+    """A customer, a product and its route, stations, an order, its boards and every readiness
+    item green (data package, stencil, profile run, blank PCBs), all through the API."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import good_profile_csv, tiny_data_package  # the tests' ready order
+
+    admin = Client(port, {"Authorization": f"Bearer {tokens['admin']}"})
+    op = Client(port, {"Authorization": f"Bearer {tokens['operator']}"})
+    product, number = {"product": "BENCH-PCB", "revision": "A"}, "WO-BENCH"
+    must(admin.post("/api/v1/customers", {"code": "BENCH", "name": "Bench Ltd",
+                                          "terms": "prepaid"}), "customer")
+    must(admin.post("/api/v1/products", {"code": "BENCH-PCB", "revision": "A",
+                                         "route": ROUTE}), "product")
+    for step in ROUTE:
+        must(admin.post("/api/v1/stations", {"id": f"B1-{step}-1", "type": step,
+                                             "line": "B1"}), "station")
+    must(admin.post("/api/v1/orders", {"number": number, "customer": "BENCH", **product,
+                                       "quantity": boards, "unit_price": "1.00",
+                                       "paste": "SAC305"}), "order")
+    serials = must(admin.post(f"/api/v1/orders/{number}/boards", {"count": boards}),
+                   "boards")["serials"]
+    pkg = tiny_data_package()
+    must(admin.upload("/api/v1/products/BENCH-PCB/A/data-package", {},
+                      {"gerber": ("gerber.zip", pkg["gerber"]), "bom": ("bom.csv", pkg["bom"]),
+                       "centroid": ("cpl.csv", pkg["centroid"])}), "data package")
+    must(admin.post("/api/v1/stencils", {"id": "ST-BENCH", **product, "side": "top",
+                                         "life_prints": 10**6, "clean_interval_prints": 10**6}),
+         "stencil")
+    must(op.post("/api/v1/stencils/ST-BENCH/tension", {"readings_Ncm": [40, 41, 39.5, 40.5]}),
+         "stencil tension")
+    must(op.post(f"/api/v1/orders/{number}/stencil", {"stencil": "ST-BENCH"}), "stencil mount")
+    must(admin.post("/api/v1/profile-boards", {"id": "PB-BENCH", **product, "thermocouples": 2}),
+         "profile board")
+    must(op.upload("/api/v1/profiles", {"paste": "SAC305", "profile_board": "PB-BENCH"},
+                   {"file": ("profile.csv", good_profile_csv().encode())}), "profile run")
+    must(admin.post("/api/v1/pcb-lots", {"lot": "LOT-BENCH", **product, "quantity": boards}),
+         "PCB lot")
+    must(op.post(f"/api/v1/orders/{number}/pcb-lots", {"lot": "LOT-BENCH",
+                                                       "quantity": boards}), "PCB allocation")
+    ready = must(admin.get(f"/api/v1/orders/{number}/readiness"), "readiness", 200)
+    if not ready["ready"]:
+        sys.exit(f"the bench order is not ready: {ready['items']}")
+    admin.close()
+    op.close()
+    return serials
 
 
 def scan_body(serial: str, step: str) -> dict:
@@ -188,8 +295,8 @@ def open_work(serials: list[str], block: int) -> list[dict]:
     return work
 
 
-def closed_loop(port: int, headers: dict, work: list[list[dict]], warmup: float,
-                seconds: float) -> Result:
+def closed_loop(port: int, server_pid: int, headers: dict, work: list[list[dict]],
+                warmup: float, seconds: float) -> Result:
     """Every client sends its next scan as soon as the last is answered; count a window."""
     result, lock = Result(), threading.Lock()
     t0 = time.perf_counter()
@@ -198,13 +305,14 @@ def closed_loop(port: int, headers: dict, work: list[list[dict]], warmup: float,
 
     def client(items):
         conn = Client(port, headers)
-        mine, errs = [], Counter()
+        mine, errs, sent = [], Counter(), 0
         for body in items:
             start = time.perf_counter()
             if start >= window[1]:
                 break
             status, answer = conn.post("/api/v1/scans", body)
             end = time.perf_counter()
+            sent += 1
             if start >= window[0] and end <= window[1]:
                 if status == 201:
                     mine.append(end - start)
@@ -216,12 +324,15 @@ def closed_loop(port: int, headers: dict, work: list[list[dict]], warmup: float,
         with lock:
             result.latencies += mine
             result.errors += errs
+            result.sent += sent
 
     threads = [threading.Thread(target=client, args=(items,)) for items in work]
+    meter = CpuMeter(server_pid)
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    result.cpu = meter.stop()
     result.seconds = seconds
     if ran_out:
         print(f"  warning: {len(ran_out)} clients ran out of boards before the window ended;"
@@ -229,8 +340,8 @@ def closed_loop(port: int, headers: dict, work: list[list[dict]], warmup: float,
     return result
 
 
-def open_loop(port: int, headers: dict, work: list[dict], rate: float, seconds: float,
-              senders: int) -> Result:
+def open_loop(port: int, server_pid: int, headers: dict, work: list[dict], rate: float,
+              seconds: float, senders: int) -> Result:
     """Offer scans on a fixed schedule; latency runs from when each scan was due."""
     result, lock = Result(), threading.Lock()
     count = min(len(work), int(rate * seconds))
@@ -244,6 +355,7 @@ def open_loop(port: int, headers: dict, work: list[dict], rate: float, seconds: 
             status, answer = conn.post("/api/v1/scans", body)
             end = time.perf_counter()
             with lock:
+                result.sent += 1
                 if sent - due > 0.005:
                     result.late_sends += 1
                 if status == 201:
@@ -253,6 +365,7 @@ def open_loop(port: int, headers: dict, work: list[dict], rate: float, seconds: 
         conn.close()
 
     threads = [threading.Thread(target=sender) for _ in range(senders)]
+    meter = CpuMeter(server_pid)
     for t in threads:
         t.start()
     t0 = time.perf_counter() + 0.05
@@ -266,14 +379,20 @@ def open_loop(port: int, headers: dict, work: list[dict], rate: float, seconds: 
         due_q.put(None)
     for t in threads:
         t.join()
+    result.cpu = meter.stop()
     result.seconds = count / rate
     return result
 
 
+HEADER = (f"{'phase':<20} {'server':<8} {'scans':>6} {'errors':>6} {'scans/s':>8} "
+          f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'CPU ms/scan':>11} {'others':>6}")
+
+
 def row(phase: str, system: str, r: Result) -> str:
-    errors = sum(r.errors.values())
-    return (f"{phase:<22} {system:<8} {len(r.latencies):>7} {errors:>6} {r.rate:>9.1f} "
-            f"{r.pct(50):>8.2f} {r.pct(99):>8.2f} {r.pct(100):>8.2f}")
+    """One line of the table; "others" is what other processes took, in CPUs."""
+    return (f"{phase:<20} {system:<8} {len(r.latencies):>6} {sum(r.errors.values()):>6} "
+            f"{r.rate:>8.1f} {r.pct(50):>7.2f} {r.pct(99):>7.2f} {r.pct(100):>7.2f} "
+            f"{r.cpu_ms_per_scan():>11.2f} {r.other_load():>6.2f}")
 
 
 def main() -> None:
@@ -291,7 +410,10 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="scan_load-"))
     station_url = f"sqlite:///{tmp / 'station.db'}"
     print(f"scan_load: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"SQLite {sqlite3.sqlite_version}, {args.threads} server threads; files in {tmp}")
+          f"SQLite {sqlite3.sqlite_version}, {args.threads} waitress threads per server, "
+          f"files in {tmp}")
+    p50, p99 = fsync_ms(tmp)
+    print(f"disk: 4 KiB append + fsync p50 {p50:.2f} ms, p99 {p99:.2f} ms")
 
     tokens = create_users(station_url, tmp / "instance")
     sport, fport = free_port(), free_port()
@@ -303,51 +425,61 @@ def main() -> None:
     floor = start_server(
         "floor", [sys.executable, "bench/floor_app.py", str(tmp / "floor.db"), "--port",
                   str(fport), "--threads", str(args.threads)], {}, fport, tmp, "/ping")
-    results = {}
+    servers = {"floor": (fport, floor.pid), "station": (sport, station.pid)}
+    closed_phase = f"closed, {args.threads} clients"
+    open_phase = f"open, {args.rate:g}/s offered"
+    results: dict[tuple[str, str], Result] = {}
     try:
-        serials = seed_line(sport, tokens["admin"], args.boards)
+        serials = seed_line(sport, tokens, args.boards)
         # Closed loop takes boards from the front, open loop from the back: never the same.
         need_open = math.ceil(args.rate * args.open_seconds / len(SCANNED)) + 1
         closed_serials, open_serials = serials[:-need_open], serials[-need_open:]
         headers = {"Authorization": f"Bearer {tokens['operator']}"}
-        servers = {"floor": fport, "station": sport}
-        for name, port in servers.items():
-            print(f"closed loop: {args.threads} clients against {name} for "
-                  f"{args.warmup + args.seconds:.0f} s ...", file=sys.stderr)
-            results["closed", name] = closed_loop(port, headers,
-                                                  closed_work(closed_serials, args.threads),
-                                                  args.warmup, args.seconds)
-        for name, port in servers.items():
-            print(f"open loop: {args.rate:.0f}/s against {name} for {args.open_seconds:.0f} s"
-                  " ...", file=sys.stderr)
-            results["open", name] = open_loop(port, headers,
-                                              open_work(open_serials, int(3 * args.rate)),
-                                              args.rate, args.open_seconds, 2 * args.threads)
+        for name, (port, pid) in servers.items():
+            print(f"{closed_phase} against {name} for {args.warmup + args.seconds:g} s ...",
+                  file=sys.stderr)
+            work = closed_work(closed_serials, args.threads)
+            if name == "floor":  # the floor keeps no route: it may take the same scans again
+                work = [items * 10 for items in work]
+            results[closed_phase, name] = closed_loop(port, pid, headers, work, args.warmup,
+                                                      args.seconds)
+        for name, (port, pid) in servers.items():
+            print(f"{open_phase} against {name} for {args.open_seconds:g} s ...",
+                  file=sys.stderr)
+            # A board's next step is due 3 s of schedule after its last one.
+            results[open_phase, name] = open_loop(
+                port, pid, headers, open_work(open_serials, int(3 * args.rate)), args.rate,
+                args.open_seconds, 2 * args.threads)
     finally:
         stop_server(station)
         stop_server(floor)
 
-    closed_phase = f"closed, {args.threads} clients"
-    open_phase = f"open, {args.rate:.0f}/s offered"
     print()
-    print(f"{'phase':<22} {'server':<8} {'scans':>7} {'errors':>6} {'scans/s':>9} "
-          f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
-    print("-" * 83)
+    print(HEADER)
+    print("-" * len(HEADER))
     for (phase, name), r in results.items():
-        print(row(closed_phase if phase == "closed" else open_phase, name, r))
-    print("-" * 83)
-    cf, cs = results["closed", "floor"], results["closed", "station"]
+        print(row(phase, name, r))
+    print("-" * len(HEADER))
+    cf, cs = results[closed_phase, "floor"], results[closed_phase, "station"]
     print(f"station/floor, closed loop: throughput {cs.rate / cf.rate:.2f}x, "
-          f"p50 {cs.pct(50) / cf.pct(50):.1f}x, p99 {cs.pct(99) / cf.pct(99):.1f}x")
-    os_ = results["open", "station"]
+          f"p50 {cs.pct(50) / cf.pct(50):.1f}x, p99 {cs.pct(99) / cf.pct(99):.1f}x, "
+          f"server CPU per scan {cs.cpu_ms_per_scan() / cf.cpu_ms_per_scan():.1f}x")
+    os_ = results[open_phase, "station"]
     verdict = "met" if os_.pct(99) < TARGET_P99_MS else "MISSED"
-    print(f"station at {args.rate:.0f}/s: p99 {os_.pct(99):.2f} ms, target < {TARGET_P99_MS:.0f}"
-          f" ms: {verdict}")
+    print(f"station at {args.rate:g}/s offered: p99 {os_.pct(99):.2f} ms "
+          f"(target < {TARGET_P99_MS:g} ms: {verdict})")
+    print("CPU ms/scan: the server process's CPU time per answered scan. others: CPUs that "
+          "other processes on this machine used meanwhile (1.00 = a whole core).")
     for (phase, name), r in results.items():
         if r.errors:
-            print(f"  {phase} {name} errors: {dict(r.errors)}")
+            print(f"  {phase}, {name}: errors {dict(r.errors)}")
         if r.late_sends:
-            print(f"  {phase} {name}: the client sent {r.late_sends} scans over 5 ms late")
+            print(f"  {phase}, {name}: the load generator itself sent {r.late_sends} scans "
+                  "over 5 ms late")
+    busy = max(r.other_load() for r in results.values())
+    if busy > 0.2:
+        print(f"  warning: other processes used up to {busy:.2f} CPUs during the run; "
+              "the figures are pessimistic, run again on a quiet machine")
     if args.keep:
         print(f"kept {tmp}")
     else:

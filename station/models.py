@@ -97,6 +97,8 @@ class WorkOrder(SQLModel, table=True):
     unit_price: Decimal = Field(sa_column=Column(Numeric(14, 4), nullable=False))
     currency: str = Field(default="USD", max_length=3)
     paste: str = Field(default="SAC305", max_length=32)
+    side: str = Field(default="top", max_length=6)  # the side its PRINT step prints
+    stencil_id: str | None = Field(default=None, foreign_key="stencil.id")
     due_date: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -193,3 +195,74 @@ class ProfileRun(SQLModel, table=True):
     result: dict = Field(sa_column=Column(JSON, nullable=False))
     user_id: int | None = Field(default=None, foreign_key="user.id")
     recorded_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class DataPackage(SQLModel, table=True):
+    """A customer's data package for a product revision, checked: the newest one counts."""
+
+    __tablename__ = "data_package"
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    report: dict = Field(sa_column=Column(JSON, nullable=False))
+    complete: bool
+    ready: bool
+    files: dict = Field(sa_column=Column(JSON, nullable=False))  # name -> sha256
+    panel: dict | None = Field(default=None, sa_column=Column(JSON))
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Stencil(SQLModel, table=True):
+    """A stencil ("printed steel plate") for one side of a product revision, with its counters."""
+
+    id: str = Field(primary_key=True, max_length=32)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    side: str = Field(max_length=6)
+    thickness_um: int | None = None
+    life_prints: int
+    clean_interval_prints: int
+    prints: int = 0
+    prints_at_clean: int = 0
+    damaged: bool = False
+    retired_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class StencilCheck(SQLModel, table=True):
+    """A tension measurement, a cleaning, a damage inspection or a retirement of a stencil."""
+
+    __tablename__ = "stencil_check"
+    id: int | None = Field(default=None, primary_key=True)
+    stencil_id: str = Field(foreign_key="stencil.id", index=True)
+    kind: str = Field(max_length=12)  # tension | cleaning | inspection | retirement
+    readings: list | None = Field(default=None, sa_column=Column(JSON))
+    passed: bool = True
+    note: str = Field(default="", max_length=500)
+    prints: int = 0
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    at: datetime = Field(default_factory=utcnow)
+
+
+class PcbLot(SQLModel, table=True):
+    """A lot of blank PCBs of a product revision, with its floor life once opened."""
+
+    __tablename__ = "pcb_lot"
+    lot: str = Field(primary_key=True, max_length=64)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    quantity: int
+    opened_at: datetime | None = None
+    floor_life_hours: float | None = None
+    baked_at: datetime | None = None  # the latest bake restarts the floor life
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PcbAllocation(SQLModel, table=True):
+    """Boards of a PCB lot set aside for an order."""
+
+    __tablename__ = "pcb_allocation"
+    id: int | None = Field(default=None, primary_key=True)
+    lot: str = Field(foreign_key="pcb_lot.lot", index=True)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    quantity: int
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    at: datetime = Field(default_factory=utcnow)

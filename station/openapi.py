@@ -56,6 +56,17 @@ PROFILE = _obj(id=INT, verdict={"enum": ["PASS", "WARN", "FAIL", "INVALID"]},
                pwi={"type": "number", "nullable": True}, format=STR, paste=STR, sha256=STR,
                channels=_arr(_obj(name=STR, valid=BOOL, stats=STATS)), delta_t_peak_C=NUM,
                problems=_arr(_obj(code=STR, message=STR)))
+READINESS = _obj(order=STR, ready=BOOL, items=_arr(_obj(
+    item={"enum": ["data_package", "stencil", "profile_board", "blank_pcbs"]}, ready=BOOL,
+    code={"type": "string", "nullable": True}, message=STR, todo=STR, warning=STR)))
+STENCIL = _obj(id=STR, side=STR, life_prints=INT, prints=INT, clean_interval_prints=INT,
+               prints_since_cleaning=INT, damaged=BOOL, retired=BOOL)
+LOT = _obj(lot=STR, quantity=INT, left=INT, opened_at=STR, baked_at=STR, floor_life_hours=NUM,
+           floor_life_ends=STR)
+BINARY = {"type": "string", "format": "binary"}
+PACKAGE = _obj(complete=BOOL, ready=BOOL, layers={"type": "object"},
+               parts=_obj(smt_top=INT, smt_bottom=INT, dip=INT),
+               problems=_arr(_obj(code=STR, message=STR, severity=STR)))
 
 PATHS = {
     "/api/v1/openapi.json": {"get": op("This document", "anyone", errors=())},
@@ -112,6 +123,64 @@ PATHS = {
         **op("The run's chart", "any signed-in role", params=("run_id",)),
         "responses": {"200": {"description": "SVG", "content": {"image/svg+xml": {}}},
                       "404": {"$ref": "#/components/responses/E404"}}}},
+    "/api/v1/orders/{number}/readiness": {"get": op(
+        "The order's four readiness items; every scan of its boards is NOT_READY while one is "
+        "red", "any signed-in role", answer=READINESS, params=("number",))},
+    "/api/v1/stencils": {"post": op(
+        "Register a stencil", "admin",
+        _obj(["id", "product", "revision", "side", "life_prints", "clean_interval_prints"],
+             id=STR, product=STR, revision=STR, side={"enum": ["top", "bottom"]},
+             life_prints=INT, clean_interval_prints=INT, thickness_um=INT), 201, STENCIL)},
+    "/api/v1/stencils/{stencil_id}": {"get": op("One stencil and its counters",
+                                                "any signed-in role", answer=STENCIL,
+                                                params=("stencil_id",))},
+    "/api/v1/stencils/{stencil_id}/tension": {"post": op(
+        "Tension readings at several points (N/cm); they pass when all meet the limit "
+        "(new or in service)", "operator, qa, supervisor", _obj(["readings_Ncm"],
+                                                                 readings_Ncm=_arr(NUM)),
+        201, params=("stencil_id",))},
+    "/api/v1/stencils/{stencil_id}/cleanings": {"post": op(
+        "Record a cleaning", "operator, qa, supervisor", _obj(), 201, STENCIL,
+        params=("stencil_id",))},
+    "/api/v1/stencils/{stencil_id}/inspections": {"post": op(
+        "Record a damage inspection", "operator, qa, supervisor",
+        _obj(["damaged"], damaged=BOOL, note=STR), 201, params=("stencil_id",))},
+    "/api/v1/stencils/{stencil_id}/retirement": {"post": op(
+        "Retire a stencil", "operator, qa, supervisor", _obj(["reason"], reason=STR), 201,
+        STENCIL, params=("stencil_id",))},
+    "/api/v1/orders/{number}/stencil": {"post": op(
+        "Mount a stencil for the order (WRONG_STENCIL for another product, revision or side)",
+        "operator, qa, supervisor", _obj(["stencil"], stencil=STR), 201, params=("number",))},
+    "/api/v1/pcb-lots": {"post": op(
+        "Register a lot of blank PCBs", "admin",
+        _obj(["lot", "product", "revision", "quantity"], lot=STR, product=STR, revision=STR,
+             quantity=INT, floor_life_hours=NUM), 201, LOT)},
+    "/api/v1/pcb-lots/{lot}": {"get": op("One PCB lot", "any signed-in role", answer=LOT,
+                                         params=("lot",))},
+    "/api/v1/pcb-lots/{lot}/opened": {"post": op(
+        "The lot's bag was opened: its floor life starts", "operator, qa, supervisor", ok=201,
+        answer=LOT, params=("lot",))},
+    "/api/v1/pcb-lots/{lot}/bakes": {"post": op(
+        "A bake of the lot: its floor life starts again", "operator, qa, supervisor",
+        _obj(["hours", "temperature_C"], hours=NUM, temperature_C=NUM), 201, LOT,
+        params=("lot",))},
+    "/api/v1/orders/{number}/pcb-lots": {"post": op(
+        "Allocate boards of a lot to the order (all it still needs without quantity)",
+        "operator, qa, supervisor", _obj(["lot"], lot=STR, quantity=INT), 201,
+        params=("number",))},
+    "/api/v1/products/{code}/{revision}/data-package": {
+        "post": _multipart(op(
+            "Check a data package: Gerber zip, BOM and centroid", "admin", ok=201,
+            answer=PACKAGE, params=("code", "revision")),
+            _obj(["gerber", "bom", "centroid"], gerber=BINARY, bom=BINARY, centroid=BINARY)),
+        "get": op("The newest data package report", "any signed-in role", answer=PACKAGE,
+                  params=("code", "revision"))},
+    "/api/v1/products/{code}/{revision}/panel": {"post": op(
+        "The engineer's panel measurements, checked against the design rules", "admin",
+        _obj(rails_top_mm=NUM, rails_bottom_mm=NUM, tooling_hole_diameter_mm=NUM,
+             tooling_hole_edge_offset_mm=NUM, fiducial_diameter_mm=NUM,
+             fiducial_clear_ring_mm=NUM, fiducials_asymmetric=BOOL), 201,
+        params=("code", "revision"))},
 }
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
-from station import events, people, readiness
+from station import events, people, readiness, stencils
 from station.codes import DEFAULT_ALLOWED, BadCode, normalise
 from station.errors import (
     AlreadyDone,
@@ -35,6 +35,7 @@ class ScanRules:
 
     max_length: int = 64
     allowed: re.Pattern = field(default=DEFAULT_ALLOWED)
+    ready_rules: readiness.Rules = field(default_factory=readiness.Rules)
 
 
 def scan(session: Session, station_id: str, raw, user: User, scan_id=None,
@@ -58,7 +59,7 @@ def scan(session: Session, station_id: str, raw, user: User, scan_id=None,
     product = session.get(Product, order.product_id)
     for board in boards:
         _check_board(session, board)
-    red = readiness.red_items(session, order)
+    red = readiness.red_items(session, order, rules.ready_rules)
     if red:
         raise NotReady(order=order.number, items=", ".join(i["message"] for i in red),
                        item_codes=[i["item"] for i in red])
@@ -142,6 +143,8 @@ def _pass_step(session: Session, boards: list[Board], order: WorkOrder, product:
                       {"order": order.number, "step": station.type, "step_index": index,
                        "panel": board.panel_id, "position": board.panel_position,
                        "scan_id": scan_id}, user, station.id)
+    if station.type == "PRINT":
+        stencils.count_print(session, order)  # a panel is printed once
     answer = {"accepted": True, "serial": boards[0].serial if len(boards) == 1 else code,
               "order": order.number, "step": station.type,
               "next_step": _next(product.route, index + 1),

@@ -4,7 +4,7 @@ import itertools
 import threading
 
 import pytest
-from conftest import Api, build_line, make_app
+from conftest import Api, build_line, make_app, make_ready
 from sqlmodel import Session, func, select
 
 from station import masterdata
@@ -43,6 +43,7 @@ def new_order(app, line):
             masterdata.create_order(s, admin, number, "CUST", product, "A", boards, unit_price)
             serials = masterdata.add_boards(s, admin, number, count=boards,
                                             panel_size=panel_size)
+            make_ready(s, line, number)
         return number, serials
     return make
 

@@ -86,7 +86,8 @@ def test_generated_csv_is_analysed_stored_and_charted(app, api):
     with Session(app.extensions["engine"]) as s:
         stored = s.get(ProfileRun, run["id"])
         assert stored.raw.encode() == data and stored.window_version == "1"
-        ev = s.exec(select(Event).where(Event.kind == "profile.recorded")).one()
+        ev = s.exec(select(Event).where(Event.kind == "profile.recorded",
+                                        Event.subject == f"profile_run:{run['id']}")).one()
         assert ev.payload["sha256"] == run["sha256"] and ev.actor == "operator"
 
 

@@ -143,3 +143,25 @@ def test_a_failing_handler_does_not_stop_the_reader(device):
         assert wait_for(lambda: seen == ["AFTER"])
     finally:
         reader.stop()
+
+
+def test_a_late_last_line_is_flushed_after_a_quiet_spell(device):
+    # The T-962 sends "\r\nReflow done": the line's terminator only comes with the next line.
+    reader, lines, _states = start_reader(device.path, flush_after=0.3)
+    try:
+        assert wait_for(lambda: reader.state == "connected")
+        device.write(b"\r\nrow 1\r\nReflow done")
+        assert wait_for(lambda: lines == ["row 1", "Reflow done"])
+    finally:
+        reader.stop()
+
+
+def test_without_flush_a_partial_line_is_never_a_line(device):
+    reader, lines, _states = start_reader(device.path)
+    try:
+        assert wait_for(lambda: reader.state == "connected")
+        device.write(b"WHOLE\rPARTIAL")
+        assert wait_for(lambda: lines == ["WHOLE"])
+        assert not wait_for(lambda: len(lines) > 1, timeout=0.5)
+    finally:
+        reader.stop()

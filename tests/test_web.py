@@ -6,7 +6,7 @@ import time
 from html.parser import HTMLParser
 
 import pytest
-from conftest import PEPPER, build_line, make_app
+from conftest import PEPPER, Line, build_line, make_app, make_ready
 from sqlmodel import Session, func, select
 
 from station import masterdata, people
@@ -54,7 +54,9 @@ def new_order(app, line):
         with Session(app.extensions["engine"], expire_on_commit=False) as s:
             masterdata.create_order(s, line.users["admin"], number, "CUST", "PCB", "A", boards,
                                     "1.00")
-            return number, masterdata.add_boards(s, line.users["admin"], number, count=boards)
+            serials = masterdata.add_boards(s, line.users["admin"], number, count=boards)
+            make_ready(s, line, number)
+            return number, serials
     return make
 
 
@@ -438,12 +440,13 @@ def csrf_app(tmp_path):
     app = make_app(tmp_path, WTF_CSRF_ENABLED=True)
     with Session(app.extensions["engine"], expire_on_commit=False) as s:
         admin = people.create_user(s, "boss", "admin", pepper=PEPPER, password="boss-pw")
-        people.create_user(s, "op", "operator", pepper=PEPPER, badge="30001", pin="1234")
+        op = people.create_user(s, "op", "operator", pepper=PEPPER, badge="30001", pin="1234")
         masterdata.create_station(s, None, "C-PRINT", "PRINT", "C")
         masterdata.create_customer(s, admin, "CC", "CSRF Customer")
         masterdata.create_product(s, admin, "CP", "A", ["PRINT", "FCT"])
         masterdata.create_order(s, admin, "CO", "CC", "CP", "A", 1, "1.00")
         masterdata.add_boards(s, admin, "CO", serials=["CO-00001"])
+        make_ready(s, Line(users={"admin": admin, "operator": op}), "CO")
     return app
 
 

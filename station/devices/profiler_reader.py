@@ -68,7 +68,7 @@ class ProfilerDevice:
         self._store_run = store_run
         self.capture = ProfilerCapture(self._run_done, quiet_s=quiet_s)
         self.reader = PortReader(url, self.capture.line, self._status, baudrate=baudrate,
-                                 on_idle=self.capture.idle, name=name)
+                                 on_idle=self.capture.idle, flush_after=1.0, name=name)
 
     def start(self) -> "ProfilerDevice":
         """Start reading the port in the background."""

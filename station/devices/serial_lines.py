@@ -53,6 +53,10 @@ class LineSplitter:
         self._buf.clear()
         return [text] if text else []
 
+    def flush(self) -> list:
+        """The partial line so far, as if its terminator had come (for devices that end late)."""
+        return self._end_line() if self._buf or self._overflow else []
+
     def reset(self) -> None:
         """Forget a partial line (the device went away mid-line: no phantom line)."""
         self._buf.clear()
@@ -65,12 +69,16 @@ class PortReader(threading.Thread):
     def __init__(self, url: str, on_line: Callable, on_status: Callable[[str, str], None],
                  *, baudrate: int = 9600, parity: str = "N", max_length: int = 1024,
                  tab: bool = False, on_idle: Callable[[], None] | None = None,
+                 flush_after: float | None = None,
                  backoff: tuple[float, float] = (0.5, 10.0), name: str = "port"):
         super().__init__(name=f"reader-{name}", daemon=True)
         self.url, self.baudrate, self.parity = url, baudrate, parity
         self.on_line, self.on_status, self.on_idle = on_line, on_status, on_idle
         self.splitter = LineSplitter(max_length, tab)
         self.backoff = backoff
+        # The T-962 starts each line with its newline, so its last line waits for the next one:
+        # a reader with flush_after takes a partial line as whole after that many quiet seconds.
+        self.flush_after = flush_after
         self._stop_event = threading.Event()
         self.state = "starting"
 
@@ -120,12 +128,18 @@ class PortReader(threading.Thread):
             self._stop_event.wait(0.1)
 
     def _read(self, port) -> None:
+        last = time.monotonic()
         while not self._stop_event.is_set():
             data = port.read(max(1, port.in_waiting))
             if data:
+                last = time.monotonic()
                 for line in self.splitter.feed(data):
                     self._deliver(line)
-            elif self.on_idle is not None:
+                continue
+            if self.flush_after is not None and time.monotonic() - last >= self.flush_after:
+                for line in self.splitter.flush():
+                    self._deliver(line)
+            if self.on_idle is not None:
                 self._deliver_idle()
 
     def _deliver(self, line) -> None:

@@ -1,16 +1,16 @@
 """The station's blueprints, one per floor concept."""
 
 from station.errors import StationError
-from station.routes import api, auth, boards, masterdata, orders, profiles, scans, web
+from station.routes import api, auth, boards, masterdata, orders, profiles, readiness, scans, web
 
 
 def init_app(app) -> None:
     """Register every blueprint and the edge's error handling."""
     from station import csrf
 
-    for module in (auth, scans, boards, orders, masterdata, profiles):
+    for module in (auth, scans, boards, orders, masterdata, profiles, readiness):
         app.register_blueprint(module.bp)
-    for module in (api, scans, orders, masterdata, profiles):
+    for module in (api, scans, orders, masterdata, profiles, readiness):
         csrf.exempt(module.api)  # the API authenticates by bearer token, never by cookie
         app.register_blueprint(module.api)
     app.register_error_handler(StationError, web.handle_error)

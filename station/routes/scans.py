@@ -9,7 +9,7 @@ from station.db import get_session
 from station.errors import InvalidInput, StationError, UnknownStation
 from station.models import Station, utcnow
 from station.routes.api import endpoint
-from station.routes.web import json_body, login_required, translate_error
+from station.routes.web import json_body, login_required, readiness_rules, translate_error
 from station.shifts import shift_start
 
 bp = Blueprint("scans", __name__)
@@ -17,10 +17,11 @@ api = Blueprint("scans_api", __name__, url_prefix="/api/v1")
 
 
 def scan_rules() -> scanning.ScanRules:
-    """The configured length cap and allowlist for scanned codes."""
+    """The configured length cap and allowlist for scanned codes, and the readiness limits."""
     cfg = current_app.config["SETTINGS"].get("scanning", {})
     return scanning.ScanRules(max_length=cfg.get("max_length", 64),
-                              allowed=re.compile(cfg.get("allowed", r"^[A-Za-z0-9._/-]+$")))
+                              allowed=re.compile(cfg.get("allowed", r"^[A-Za-z0-9._/-]+$")),
+                              ready_rules=readiness_rules())
 
 
 @api.post("/scans")

@@ -7,7 +7,7 @@ from flask import current_app, g, jsonify, redirect, render_template, request, s
 from flask_babel import gettext
 from sqlmodel import Session
 
-from station import people
+from station import people, readiness
 from station.codes import BIDI
 from station.db import get_session, reader
 from station.errors import InvalidInput, StationError, Unauthenticated
@@ -120,3 +120,13 @@ def printable(text: str) -> str:
     """Scanned text with control and direction characters shown as U+XXXX, for display."""
     return "".join(ch if ch.isprintable() and ch not in BIDI else f"<U+{ord(ch):04X}>"
                    for ch in text)
+
+
+def readiness_rules() -> readiness.Rules:
+    """The readiness limits of config/station.toml ([readiness], and [reflow] validity_hours)."""
+    settings = current_app.config["SETTINGS"]
+    cfg = dict(settings.get("readiness", {}))
+    cfg.setdefault("profile_validity_hours",
+                   settings.get("reflow", {}).get("validity_hours", 24.0))
+    known = readiness.Rules.__dataclass_fields__
+    return readiness.Rules(**{k: v for k, v in cfg.items() if k in known})

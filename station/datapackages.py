@@ -1,0 +1,75 @@
+"""Data packages per product revision: checked on upload, with the engineer's panel checks."""
+
+import hashlib
+
+from sqlmodel import Session, select
+
+from station import events, people
+from station.datapackage import check_package, check_panel
+from station.errors import InvalidInput, NotFound
+from station.masterdata import find_product
+from station.models import DataPackage, Product, User, iso
+
+MAX_FILE = 50 * 1024 * 1024
+
+
+def _ready(report: dict) -> bool:
+    """Complete, and no problem of severity error."""
+    return bool(report.get("complete")) and not any(
+        p.get("severity", "error") == "error" for p in report.get("problems", []))
+
+
+def upload(session: Session, by: User, code, revision, gerber: bytes, bom: bytes, bom_name: str,
+           centroid: bytes, centroid_name: str) -> DataPackage:
+    """Check and store a data package (Gerber zip, BOM, centroid) for a product revision."""
+    people.require(by, "master_data")
+    product = find_product(session, code, revision)
+    for name, blob in (("gerber", gerber), ("bom", bom), ("centroid", centroid)):
+        if blob is None:
+            raise InvalidInput(detail=f"the {name} file is missing")
+        if len(blob) > MAX_FILE:
+            raise InvalidInput(detail=f"the {name} file is over {MAX_FILE // 2**20} MB")
+    report = check_package(gerber, bom, bom_name or "bom", centroid, centroid_name or "centroid")
+    files = {name: hashlib.sha256(blob).hexdigest()
+             for name, blob in (("gerber", gerber), ("bom", bom), ("centroid", centroid))}
+    pkg = DataPackage(product_id=product.id, report=report, complete=bool(report["complete"]),
+                      ready=_ready(report), files=files, user_id=by.id)
+    session.add(pkg)
+    session.flush()
+    events.record(session, "data_package.checked", f"product:{product.code}/{product.revision}",
+                  {"package": pkg.id, "complete": pkg.complete, "ready": pkg.ready,
+                   "problems": [p["code"] for p in report.get("problems", [])], **files}, by)
+    session.commit()
+    return pkg
+
+
+def latest(session: Session, product: Product) -> DataPackage | None:
+    """The product revision's newest data package, which is the one that counts."""
+    return session.exec(select(DataPackage).where(DataPackage.product_id == product.id)
+                        .order_by(DataPackage.id.desc())).first()
+
+
+def record_panel(session: Session, by: User, code, revision, entered) -> DataPackage:
+    """Store the engineer's panel measurements on the newest package, checked against the rules."""
+    people.require(by, "master_data")
+    product = find_product(session, code, revision)
+    pkg = latest(session, product)
+    if pkg is None:
+        raise NotFound(what="data package for", key=f"{product.code} rev {product.revision}")
+    if not isinstance(entered, dict):
+        raise InvalidInput(detail="the panel checks must be an object of measurements")
+    problems = check_panel(entered)
+    pkg.panel = {"entered": entered, "problems": problems}
+    session.add(pkg)
+    events.record(session, "data_package.panel_checked",
+                  f"product:{product.code}/{product.revision}",
+                  {"package": pkg.id, "entered": entered,
+                   "problems": [p["code"] for p in problems]}, by)
+    session.commit()
+    return pkg
+
+
+def package_view(pkg: DataPackage) -> dict:
+    """A data package as the API shows it: the report, readiness, panel checks, file hashes."""
+    return {**pkg.report, "id": pkg.id, "ready": pkg.ready, "panel": pkg.panel,
+            "files_sha256": pkg.files, "checked_at": iso(pkg.at)}

@@ -1,0 +1,250 @@
+"""Job readiness: the API for stencils, PCB lots, data packages; the order's readiness screen."""
+
+from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
+
+from station import datapackages, pcb_lots, readiness, stencils
+from station.db import get_session
+from station.errors import InvalidInput, StationError
+from station.masterdata import find_order, find_product
+from station.models import PcbLot, ProfileBoard, Stencil, iso, utcnow
+from station.people import require
+from station.routes.api import endpoint
+from station.routes.web import json_body, login_required, readiness_rules, translate_error
+
+bp = Blueprint("readiness", __name__)
+api = Blueprint("readiness_api", __name__, url_prefix="/api/v1")
+
+
+def readiness_view(session, order) -> dict:
+    """The order's readiness as the API shows it."""
+    items = readiness.assess(session, order, readiness_rules())
+    return {"order": order.number, "ready": all(i["ready"] for i in items), "items": items}
+
+
+def stencil_view(s: Stencil) -> dict:
+    """A stencil as the API shows it."""
+    return {"id": s.id, "side": s.side, "life_prints": s.life_prints, "prints": s.prints,
+            "clean_interval_prints": s.clean_interval_prints,
+            "prints_since_cleaning": s.prints - s.prints_at_clean, "damaged": s.damaged,
+            "retired": s.retired_at is not None, "thickness_um": s.thickness_um}
+
+
+def lot_view(session, lot: PcbLot) -> dict:
+    """A PCB lot as the API shows it."""
+    ends = pcb_lots.floor_life_ends(lot, readiness_rules().floor_life_hours)
+    return {"lot": lot.lot, "quantity": lot.quantity, "left": pcb_lots.left_in(session, lot),
+            "opened_at": iso(lot.opened_at), "baked_at": iso(lot.baked_at),
+            "floor_life_hours": lot.floor_life_hours, "floor_life_ends": iso(ends)}
+
+
+@api.get("/orders/<number>/readiness")
+@endpoint
+def get_readiness(user, number):
+    """The four readiness items of an order, each ready or not with its reason."""
+    session = get_session()
+    return jsonify(readiness_view(session, find_order(session, number)))
+
+
+@api.post("/stencils")
+@endpoint
+def create_stencil(user):
+    """Register a stencil (admin)."""
+    d = json_body()
+    s = stencils.register_stencil(get_session(), user, d.get("id"), d.get("product"),
+                                  d.get("revision"), d.get("side"), d.get("life_prints"),
+                                  d.get("clean_interval_prints"), d.get("thickness_um"))
+    return jsonify(stencil_view(s)), 201
+
+
+@api.get("/stencils/<stencil_id>")
+@endpoint
+def get_stencil(user, stencil_id):
+    """One stencil with its counters."""
+    return jsonify(stencil_view(stencils.find_stencil(get_session(), stencil_id)))
+
+
+def _tension_limits() -> dict:
+    rules = readiness_rules()
+    return {"new_Ncm": rules.tension_new_Ncm, "service_Ncm": rules.tension_service_Ncm,
+            "points": rules.tension_points}
+
+
+@api.post("/stencils/<stencil_id>/tension")
+@endpoint
+def measure_tension(user, stencil_id):
+    """Record tension readings at several points (floor)."""
+    check = stencils.record_tension(get_session(), user, stencil_id,
+                                    json_body().get("readings_Ncm"), **_tension_limits())
+    return jsonify(stencil=stencil_id, passed=check.passed, note=check.note), 201
+
+
+@api.post("/stencils/<stencil_id>/cleanings")
+@endpoint
+def clean_stencil(user, stencil_id):
+    """Record a cleaning (floor)."""
+    stencils.record_cleaning(get_session(), user, stencil_id)
+    return jsonify(stencil_view(stencils.find_stencil(get_session(), stencil_id))), 201
+
+
+@api.post("/stencils/<stencil_id>/inspections")
+@endpoint
+def inspect_stencil(user, stencil_id):
+    """Record a damage inspection: {"damaged": bool, "note"} (floor)."""
+    d = json_body()
+    check = stencils.record_inspection(get_session(), user, stencil_id, d.get("damaged"),
+                                       d.get("note", ""))
+    return jsonify(stencil=stencil_id, damaged=not check.passed), 201
+
+
+@api.post("/stencils/<stencil_id>/retirement")
+@endpoint
+def retire_stencil(user, stencil_id):
+    """Retire a stencil with a reason (floor)."""
+    stencils.retire(get_session(), user, stencil_id, json_body().get("reason"))
+    return jsonify(stencil_view(stencils.find_stencil(get_session(), stencil_id))), 201
+
+
+@api.post("/orders/<number>/stencil")
+@endpoint
+def mount_stencil(user, number):
+    """Mount a stencil for the order (floor)."""
+    order = stencils.mount(get_session(), user, number, json_body().get("stencil"))
+    return jsonify(order=order.number, stencil=order.stencil_id), 201
+
+
+@api.post("/pcb-lots")
+@endpoint
+def create_lot(user):
+    """Register a lot of blank PCBs (admin)."""
+    d = json_body()
+    lot = pcb_lots.register_lot(get_session(), user, d.get("lot"), d.get("product"),
+                                d.get("revision"), d.get("quantity"), d.get("floor_life_hours"))
+    if d.get("opened"):
+        lot = pcb_lots.open_lot(get_session(), user, lot.lot) if user.role != "admin" else lot
+    return jsonify(lot_view(get_session(), lot)), 201
+
+
+@api.get("/pcb-lots/<lot>")
+@endpoint
+def get_lot(user, lot):
+    """One PCB lot with what is left and its floor life."""
+    session = get_session()
+    return jsonify(lot_view(session, pcb_lots.find_lot(session, lot)))
+
+
+@api.post("/pcb-lots/<lot>/opened")
+@endpoint
+def open_lot(user, lot):
+    """Record that the lot's bag was opened: its floor life starts (floor)."""
+    session = get_session()
+    return jsonify(lot_view(session, pcb_lots.open_lot(session, user, lot))), 201
+
+
+@api.post("/pcb-lots/<lot>/bakes")
+@endpoint
+def bake_lot(user, lot):
+    """Record a bake: {"hours", "temperature_C"}; the floor life starts again (floor)."""
+    d, session = json_body(), get_session()
+    row = pcb_lots.bake_lot(session, user, lot, d.get("hours"), d.get("temperature_C"))
+    return jsonify(lot_view(session, row)), 201
+
+
+@api.post("/orders/<number>/pcb-lots")
+@endpoint
+def allocate_lot(user, number):
+    """Allocate boards of a lot to the order (floor)."""
+    d = json_body()
+    alloc = pcb_lots.allocate(get_session(), user, number, d.get("lot"), d.get("quantity"))
+    return jsonify(order=number, lot=alloc.lot, quantity=alloc.quantity), 201
+
+
+@api.post("/products/<code>/<revision>/data-package")
+@endpoint
+def upload_data_package(user, code, revision):
+    """Check a data package: multipart `gerber` (zip), `bom`, `centroid` (admin)."""
+    files = request.files
+    missing = [n for n in ("gerber", "bom", "centroid") if n not in files]
+    if missing:
+        raise InvalidInput(detail=f"missing file(s): {', '.join(missing)}")
+    pkg = datapackages.upload(get_session(), user, code, revision, files["gerber"].read(),
+                              files["bom"].read(), files["bom"].filename or "bom",
+                              files["centroid"].read(), files["centroid"].filename or "centroid")
+    return jsonify(datapackages.package_view(pkg)), 201
+
+
+@api.get("/products/<code>/<revision>/data-package")
+@endpoint
+def get_data_package(user, code, revision):
+    """The newest data package report of a product revision."""
+    session = get_session()
+    pkg = datapackages.latest(session, find_product(session, code, revision))
+    if pkg is None:
+        raise InvalidInput(detail=f"no data package for {code} rev {revision}")
+    return jsonify(datapackages.package_view(pkg))
+
+
+@api.post("/products/<code>/<revision>/panel")
+@endpoint
+def check_panel(user, code, revision):
+    """The engineer's panel measurements, checked against the design rules (admin)."""
+    pkg = datapackages.record_panel(get_session(), user, code, revision, json_body())
+    return jsonify(pkg.panel), 201
+
+
+def _screen_scan(session, order, raw: str) -> dict:
+    """A label scanned on the readiness screen: a stencil mounts, a PCB lot is allocated."""
+    code = raw.strip()
+    if session.get(Stencil, code):
+        stencils.mount(session, g.user, order.number, code)
+        return {"outcome": "accepted", "message": f"Stencil {code} mounted."}
+    if session.get(PcbLot, code):
+        alloc = pcb_lots.allocate(session, g.user, order.number, code)
+        return {"outcome": "accepted", "message": f"{alloc.quantity} boards of lot {code} "
+                                                  f"allocated."}
+    if session.get(ProfileBoard, code):
+        item = readiness.profile_item(session, order, readiness_rules(), utcnow())
+        return {"outcome": "accepted" if item["ready"] else "refused",
+                "message": f"Profile board {code}: {item['message']}"}
+    return {"outcome": "refused", "message": f"{code[:64]} is no stencil, PCB lot or profile "
+                                             f"board known here."}
+
+
+@bp.route("/orders/<number>/readiness", methods=("GET", "POST"))
+@login_required()
+def show_readiness(number):
+    """Four large tiles, green or red with what to do; scanning a label here acts on it."""
+    session = get_session()
+    order = find_order(session, number)
+    result = None
+    if request.method == "POST":
+        require(g.user, "floor")
+        try:
+            result = _screen_scan(session, order, request.form.get("code", ""))
+        except StationError as err:
+            session.rollback()
+            result = {"outcome": "refused", **translate_error(err)}
+        order = find_order(session, number)
+    view = readiness_view(session, order)
+    template = "_readiness_tiles.html" if request.headers.get("HX-Request") else "readiness.html"
+    return render_template(template, order=order, view=view, result=result)
+
+
+@bp.post("/stencils/<stencil_id>/checks")
+@login_required("floor")
+def record_stencil_check(stencil_id):
+    """Tension, cleaning or inspection of a stencil from the readiness screen."""
+    session, f = get_session(), request.form
+    kind = f.get("kind")
+    if kind == "tension":
+        try:
+            readings = [float(x) for x in f.get("readings", "").replace(",", " ").split()]
+        except ValueError:
+            raise InvalidInput(detail="tension readings must be numbers in N/cm") from None
+        stencils.record_tension(session, g.user, stencil_id, readings, **_tension_limits())
+    elif kind == "cleaning":
+        stencils.record_cleaning(session, g.user, stencil_id)
+    elif kind == "inspection":
+        stencils.record_inspection(session, g.user, stencil_id, f.get("damaged") == "1",
+                                   f.get("note", ""))
+    return redirect(request.form.get("next") or url_for("auth.home"))
+

@@ -1,0 +1,150 @@
+"""Stencils: registered per product side, measured, cleaned, inspected, mounted, counted."""
+
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from station import events, people
+from station.errors import Conflict, InvalidInput, NotFound, StationError
+from station.masterdata import find_order, find_product, valid_code
+from station.models import Product, Stencil, StencilCheck, User, WorkOrder, utcnow
+
+SIDES = ("top", "bottom")
+
+
+class WrongStencil(StationError):
+    code = "WRONG_STENCIL"
+    message = "Stencil {stencil} is for {has}, but order {order} needs {needs}."
+    todo = "Mount the stencil of this product, revision and side."
+
+
+def _count(value, what: str, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 10**8:
+        raise InvalidInput(detail=f"{what} must be a whole number of at least {low}")
+    return value
+
+
+def find_stencil(session: Session, stencil_id) -> Stencil:
+    """The stencil, or NOT_FOUND."""
+    stencil = session.get(Stencil, stencil_id) if isinstance(stencil_id, str) else None
+    if stencil is None:
+        raise NotFound(what="stencil", key=stencil_id)
+    return stencil
+
+
+def register_stencil(session: Session, by: User, id, product, revision, side, life_prints,
+                     clean_interval_prints, thickness_um=None) -> Stencil:
+    """Register a stencil for one side of a product revision, its life and cleaning interval."""
+    people.require(by, "master_data")
+    id = valid_code(id, "id")
+    if side not in SIDES:
+        raise InvalidInput(detail="side must be 'top' or 'bottom'")
+    life, interval = _count(life_prints, "life_prints"), _count(clean_interval_prints,
+                                                                 "clean_interval_prints")
+    if thickness_um is not None:
+        _count(thickness_um, "thickness_um", 10)
+    prod = find_product(session, product, revision)
+    if session.get(Stencil, id):
+        raise Conflict(what="stencil", key=id)
+    stencil = Stencil(id=id, product_id=prod.id, side=side, life_prints=life,
+                      clean_interval_prints=interval, thickness_um=thickness_um)
+    session.add(stencil)
+    events.record(session, "stencil.registered", f"stencil:{id}",
+                  {"product": prod.code, "revision": prod.revision, "side": side,
+                   "life_prints": life, "clean_interval_prints": interval}, by)
+    session.commit()
+    return stencil
+
+
+def _check(session: Session, by: User, stencil: Stencil, kind: str, payload: dict,
+           **fields) -> StencilCheck:
+    check = StencilCheck(stencil_id=stencil.id, kind=kind, prints=stencil.prints,
+                         user_id=by.id, **fields)
+    session.add(stencil)
+    session.add(check)
+    events.record(session, f"stencil.{kind}", f"stencil:{stencil.id}", payload, by)
+    session.commit()
+    return check
+
+
+def record_tension(session: Session, by: User, stencil_id, readings, new_Ncm: float = 35.0,
+                   service_Ncm: float = 25.0, points: int = 4) -> StencilCheck:
+    """Record tension readings (N/cm) at several points; they pass when all meet the limit."""
+    people.require(by, "floor")
+    stencil = find_stencil(session, stencil_id)
+    if not isinstance(readings, list) or not all(
+            isinstance(r, int | float) and not isinstance(r, bool) and 0 <= r <= 200
+            for r in readings):
+        raise InvalidInput(detail="readings_Ncm must be a list of numbers from 0 to 200 N/cm")
+    if len(readings) < points:
+        raise InvalidInput(detail=f"measure the tension at {points} points at least")
+    limit = new_Ncm if stencil.prints == 0 else service_Ncm
+    passed = min(readings) >= limit
+    return _check(session, by, stencil, "tension",
+                  {"readings_Ncm": readings, "limit_Ncm": limit, "passed": passed},
+                  readings=list(readings), passed=passed,
+                  note=f"lowest {min(readings):g} N/cm, limit {limit:g} N/cm")
+
+
+def record_cleaning(session: Session, by: User, stencil_id) -> StencilCheck:
+    """Record a cleaning: the cleaning interval counts again from here."""
+    people.require(by, "floor")
+    stencil = find_stencil(session, stencil_id)
+    stencil.prints_at_clean = stencil.prints
+    return _check(session, by, stencil, "cleaning", {"prints": stencil.prints})
+
+
+def record_inspection(session: Session, by: User, stencil_id, damaged, note="") -> StencilCheck:
+    """Record a damage inspection; a damaged stencil is not ready until inspected good again."""
+    people.require(by, "floor")
+    stencil = find_stencil(session, stencil_id)
+    if not isinstance(damaged, bool) or not isinstance(note, str) or len(note) > 500:
+        raise InvalidInput(detail="damaged must be true or false, note a text")
+    stencil.damaged = damaged
+    return _check(session, by, stencil, "inspection", {"damaged": damaged, "note": note},
+                  passed=not damaged, note=note)
+
+
+def retire(session: Session, by: User, stencil_id, reason) -> StencilCheck:
+    """Retire a stencil for good (worn out, damaged beyond repair)."""
+    people.require(by, "floor")
+    stencil = find_stencil(session, stencil_id)
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidInput(detail="retiring a stencil needs a reason")
+    stencil.retired_at = utcnow()
+    return _check(session, by, stencil, "retirement", {"reason": reason}, passed=False,
+                  note=reason[:500])
+
+
+def mount(session: Session, by: User, number, stencil_id) -> WorkOrder:
+    """Mount a stencil for an order; one of another product, revision or side is refused."""
+    people.require(by, "floor")
+    order = find_order(session, number)
+    stencil = find_stencil(session, stencil_id)
+    product = session.get(Product, order.product_id)
+    has = session.get(Product, stencil.product_id)
+    if stencil.product_id != order.product_id or stencil.side != order.side:
+        raise WrongStencil(stencil=stencil.id, order=order.number,
+                           has=f"{has.code} rev {has.revision} {stencil.side}",
+                           needs=f"{product.code} rev {product.revision} {order.side}")
+    if stencil.retired_at is not None:
+        raise WrongStencil("Stencil {stencil} is retired.", stencil=stencil.id)
+    old, order.stencil_id = order.stencil_id, stencil.id
+    session.add(order)
+    events.record(session, "stencil.mounted", f"order:{order.number}",
+                  {"order": order.number, "stencil": stencil.id, "previous": old}, by)
+    session.commit()
+    return order
+
+
+def count_print(session: Session, order: WorkOrder) -> None:
+    """One print with the order's stencil (a panel prints once), in the scan's transaction."""
+    if order.stencil_id:
+        session.exec(update(Stencil).where(Stencil.id == order.stencil_id)
+                     .values(prints=Stencil.prints + 1))
+
+
+def last_check(session: Session, stencil: Stencil, kind: str) -> StencilCheck | None:
+    """The latest check of a kind (tension, cleaning, inspection) of the stencil."""
+    return session.exec(select(StencilCheck).where(StencilCheck.stencil_id == stencil.id,
+                                                   StencilCheck.kind == kind)
+                        .order_by(StencilCheck.id.desc())).first()
