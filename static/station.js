@@ -44,7 +44,10 @@
   document.addEventListener("htmx:afterSwap", (e) => {
     // htmx 2 fires afterSwap on every element a response swapped in (the out-of-band shift
     // count and last scans too), each with the main target in detail.target: beep only once.
-    if (e.target.id === "result") beep(e.target.dataset.outcome);
+    // (The readiness screen swaps #readiness, with a #result inside when a label was scanned.)
+    const r = e.target.id === "result" ? e.target
+      : e.target.id === "readiness" ? e.target.querySelector("#result") : null;
+    if (r) beep(r.dataset.outcome);
     keepFocus();
   });
   document.addEventListener("htmx:sendError", () => {

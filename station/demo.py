@@ -1,9 +1,13 @@
 """The demo line a newcomer clicks through: made once, left alone after."""
 
+import io
+import zipfile
+
 from sqlmodel import Session, select
 
-from station import masterdata, people
-from station.models import User
+from station import datapackages, masterdata, pcb_lots, people, profiles, stencils
+from station.models import Product, User
+from station.reflow import load_windows
 
 DEMO_USERS = [  # name, role, full name, badge, PIN, password
     ("admin", "admin", "Ada Admin", None, None, "admin-demo"),
@@ -30,4 +34,69 @@ def seed(session: Session, pepper: str) -> str:
     masterdata.create_order(session, admin, "WO-1001", "ACME", "CTRL-100", "B", 20, "7.50",
                             "SAC305")
     masterdata.add_boards(session, admin, "WO-1001", count=20, panel_size=4)
+    op = session.exec(select(User).where(User.name == "op1")).one()
+    make_ready(session, admin, op, "WO-1001")
+    masterdata.create_order(session, admin, "WO-1002", "ACME", "CTRL-100", "B", 10, "7.50",
+                            "SAC305")
+    masterdata.add_boards(session, admin, "WO-1002", count=10)
+    stencils.register_stencil(session, admin, "ST-CTRL-100-B-2", "CTRL-100", "B", "top",
+                              80_000, 10)
+    pcb_lots.register_lot(session, admin, "LOT-2026-1102", "CTRL-100", "B", 50, 72)
     return "demo data created"
+
+
+def profile_csv() -> str:
+    """A generated SAC305 profile well inside the window (a PASS): 1 s samples, 2 TCs."""
+    rows = ["Time (s),TC1,TC2"]
+    for t in range(0, 400):
+        if t <= 60:
+            temp = 25 + t * 125 / 60             # ramp about 2 °C/s to 150 °C
+        elif t <= 150:
+            temp = 150 + (t - 60) * 50 / 90      # soak 150 -> 200 °C in 90 s
+        elif t <= 200:
+            temp = 200 + (t - 150) * 0.8         # to the 240 °C peak
+        elif t <= 221.25:
+            temp = 240.0
+        else:
+            temp = max(240 - (t - 221.25) * 2.0, 30)  # cool at 2 °C/s
+        rows.append(f"{t},{temp:.2f},{temp - 0.5:.2f}")
+    return "\n".join(rows) + "\n"
+
+
+def data_package() -> dict:
+    """A small but complete data package: four Gerber layers with X2 attributes, BOM, centroid."""
+    layers = {"board-F_Cu.gbr": "Copper,L1,Top", "board-F_Mask.gbs": "Soldermask,Top",
+              "board-F_Silkscreen.gto": "Legend,Top", "board-F_Paste.gtp": "Paste,Top",
+              "board-Edge_Cuts.gm1": "Profile,NP"}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, function in layers.items():
+            z.writestr(name, f"%TF.FileFunction,{function}*%\n%FSLAX46Y46*%\n%MOMM*%\n"
+                             "X0Y0D02*\nX50000000Y0D01*\nX50000000Y30000000D01*\nM02*\n")
+        z.writestr("board-PTH.drl", "M48\n; DRILL file\nMETRIC\nT1C1.000\n%\nT1\nX10.0Y10.0\nM30\n")
+    bom = ("Reference,Value,Footprint,Qty\nR1,10k,R_0603,1\nC1,100n,C_0603,1\n"
+           "J1,CONN,PinHeader_1x02_THT,1\n")
+    cpl = ("Designator,Mid X,Mid Y,Layer,Rotation\nR1,10,10,Top,0\nC1,20,10,Top,90\n"
+           "J1,30,10,Top,0\n")
+    return {"gerber": buf.getvalue(), "bom": bom.encode(), "centroid": cpl.encode()}
+
+
+def make_ready(session: Session, admin: User, operator: User, number: str) -> None:
+    """Make every readiness item of an order green, through the floor's own functions."""
+    order = masterdata.find_order(session, number)
+    product = session.get(Product, order.product_id)
+    tag = f"{product.code}-{product.revision}-{number}"
+    pkg = data_package()
+    datapackages.upload(session, admin, product.code, product.revision, pkg["gerber"],
+                        pkg["bom"], "bom.csv", pkg["centroid"], "cpl.csv")
+    stencils.register_stencil(session, admin, f"ST-{tag}", product.code, product.revision,
+                              order.side, 100_000, 10_000)
+    stencils.record_tension(session, operator, f"ST-{tag}", [40.0, 41.0, 39.5, 40.5])
+    stencils.mount(session, operator, number, f"ST-{tag}")
+    profiles.register_profile_board(session, admin, f"PB-{tag}", product.code, product.revision,
+                                    2)
+    profiles.record_run(session, operator, profile_csv(), order.paste, load_windows(),
+                        profile_board=f"PB-{tag}", oven="OVEN-1")
+    pcb_lots.register_lot(session, admin, f"LOT-{tag}", product.code, product.revision,
+                          order.quantity)
+    pcb_lots.allocate(session, operator, number, f"LOT-{tag}")
