@@ -231,8 +231,7 @@ def must(answer: tuple[int, dict], what: str, status: int = 201) -> dict:
 def seed_line(port: int, tokens: dict[str, str], boards: int) -> list[str]:
     """A customer, a product and its route, stations, an order, its boards and every readiness
     item green (data package, stencil, profile run, blank PCBs), all through the API."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import good_profile_csv, tiny_data_package  # the tests' ready order
+    from station.demo import data_package, profile_csv  # the demo's ready order
 
     admin = Client(port, {"Authorization": f"Bearer {tokens['admin']}"})
     op = Client(port, {"Authorization": f"Bearer {tokens['operator']}"})
@@ -249,7 +248,7 @@ def seed_line(port: int, tokens: dict[str, str], boards: int) -> list[str]:
                                        "paste": "SAC305"}), "order")
     serials = must(admin.post(f"/api/v1/orders/{number}/boards", {"count": boards}),
                    "boards")["serials"]
-    pkg = tiny_data_package()
+    pkg = data_package()
     must(admin.upload("/api/v1/products/BENCH-PCB/A/data-package", {},
                       {"gerber": ("gerber.zip", pkg["gerber"]), "bom": ("bom.csv", pkg["bom"]),
                        "centroid": ("cpl.csv", pkg["centroid"])}), "data package")
@@ -262,7 +261,7 @@ def seed_line(port: int, tokens: dict[str, str], boards: int) -> list[str]:
     must(admin.post("/api/v1/profile-boards", {"id": "PB-BENCH", **product, "thermocouples": 2}),
          "profile board")
     must(op.upload("/api/v1/profiles", {"paste": "SAC305", "profile_board": "PB-BENCH"},
-                   {"file": ("profile.csv", good_profile_csv().encode())}), "profile run")
+                   {"file": ("profile.csv", profile_csv().encode())}), "profile run")
     must(admin.post("/api/v1/pcb-lots", {"lot": "LOT-BENCH", **product, "quantity": boards}),
          "PCB lot")
     must(op.post(f"/api/v1/orders/{number}/pcb-lots", {"lot": "LOT-BENCH",

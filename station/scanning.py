@@ -64,7 +64,8 @@ def scan(session: Session, station_id: str, raw, user: User, scan_id=None,
         raise NotReady(order=order.number, items=", ".join(i["message"] for i in red),
                        item_codes=[i["item"] for i in red])
     index = _common_step(session, boards, product.route, station.type)
-    answer = _pass_step(session, boards, order, product, station, index, user, code, scan_id)
+    answer = _pass_step(session, boards, order, product, station, index, user, code, scan_id,
+                        rules)
     try:
         session.commit()
     except IntegrityError:
@@ -134,7 +135,8 @@ def _common_step(session: Session, boards: list[Board], route: list[str], step: 
 
 
 def _pass_step(session: Session, boards: list[Board], order: WorkOrder, product: Product,
-               station: Station, index: int, user: User, code: str, scan_id) -> dict:
+               station: Station, index: int, user: User, code: str, scan_id,
+               rules: ScanRules) -> dict:
     """Record the step for each board with its event, and the answer for replays."""
     for board in boards:
         session.add(BoardStep(board_id=board.id, step_index=index, step=station.type,
@@ -143,9 +145,13 @@ def _pass_step(session: Session, boards: list[Board], order: WorkOrder, product:
                       {"order": order.number, "step": station.type, "step_index": index,
                        "panel": board.panel_id, "position": board.panel_position,
                        "scan_id": scan_id}, user, station.id)
+    warnings = []
     if station.type == "PRINT":
         stencils.count_print(session, order)  # a panel is printed once
-    answer = {"accepted": True, "serial": boards[0].serial if len(boards) == 1 else code,
+        warning = stencils.life_warning(session, order, rules.ready_rules.life_warning_pct)
+        warnings += [warning] if warning else []
+    answer = {"accepted": True, "warnings": warnings,
+              "serial": boards[0].serial if len(boards) == 1 else code,
               "order": order.number, "step": station.type,
               "next_step": _next(product.route, index + 1),
               "serials": [b.serial for b in boards], "station": station.id}

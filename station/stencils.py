@@ -143,6 +143,18 @@ def count_print(session: Session, order: WorkOrder) -> None:
                      .values(prints=Stencil.prints + 1))
 
 
+def life_warning(session: Session, order: WorkOrder, warning_pct: float) -> str | None:
+    """A warning once the order's stencil has used `warning_pct` % of its life, else None."""
+    if order.stencil_id is None:
+        return None
+    # The print was counted by an UPDATE in this transaction: read the row again.
+    stencil = session.get(Stencil, order.stencil_id, populate_existing=True)
+    if stencil.prints < stencil.life_prints * warning_pct / 100:
+        return None
+    return (f"Stencil {stencil.id} has printed {stencil.prints} of {stencil.life_prints}: "
+            "order its replacement.")
+
+
 def last_check(session: Session, stencil: Stencil, kind: str) -> StencilCheck | None:
     """The latest check of a kind (tension, cleaning, inspection) of the stencil."""
     return session.exec(select(StencilCheck).where(StencilCheck.stencil_id == stencil.id,
