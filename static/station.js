@@ -2,7 +2,14 @@
 (function () {
   "use strict";
   const box = () => document.getElementById("code");
-  const keepFocus = () => { const b = box(); if (b && document.activeElement !== b) b.focus(); };
+  // A text field the person chose to type in (a tension reading on the readiness screen)
+  // keeps its focus; anything else (a click on the page, a swap) hands it back to the box.
+  const typingIn = (el) => el && el !== box() && el.matches &&
+    el.matches("input:not([type=hidden]), textarea, select");
+  const keepFocus = () => {
+    const b = box();
+    if (b && document.activeElement !== b && !typingIn(document.activeElement)) b.focus();
+  };
 
   function scanId() {
     // crypto.randomUUID needs a secure context; line PCs often browse plain http on the LAN.
@@ -57,6 +64,15 @@
     r.dataset.outcome = "refused";
     r.querySelector(".headline").textContent = "✖ No connection to the station";
     beep("refused");
+  });
+  // The readiness tiles poll every 5 s: a poll would wipe a reading half typed into a tile.
+  document.addEventListener("htmx:beforeRequest", (e) => {
+    const tiles = e.detail.elt;
+    if (tiles.id !== "readiness") return;
+    const fields = tiles.querySelectorAll("form input:not([type=hidden])");
+    if (tiles.contains(document.activeElement) || Array.from(fields).some((f) => f.value)) {
+      e.preventDefault();
+    }
   });
   document.addEventListener("click", keepFocus);
   document.addEventListener("focusout", () => setTimeout(keepFocus, 0));

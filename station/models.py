@@ -266,3 +266,59 @@ class PcbAllocation(SQLModel, table=True):
     quantity: int
     user_id: int | None = Field(default=None, foreign_key="user.id")
     at: datetime = Field(default_factory=utcnow)
+
+
+class TestAttempt(SQLModel, table=True):
+    """One functional test of a board, kept whatever its outcome: every attempt counts."""
+
+    __tablename__ = "test_attempt"
+    __test__ = False  # not a pytest class
+    id: int | None = Field(default=None, primary_key=True)
+    board_id: int = Field(foreign_key="board.id", index=True)
+    station_id: str = Field(foreign_key="station.id")
+    outcome: str = Field(max_length=8)  # pass | fail | error
+    program: str = Field(default="", max_length=64)
+    program_version: str = Field(default="", max_length=32)
+    fixture: str = Field(default="", max_length=64)
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    measurements: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    defect_code: str | None = Field(default=None, max_length=32)
+    source: str = Field(default="api", max_length=16)  # api | openhtf | csv | manual
+    file_sha256: str | None = Field(default=None, max_length=64)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Repair(SQLModel, table=True):
+    """A repair of a failed board: what was wrong, where, what was done, by whom."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    board_id: int = Field(foreign_key="board.id", index=True)
+    attempt_id: int | None = Field(default=None, foreign_key="test_attempt.id")
+    defect_code: str = Field(max_length=32)
+    location: str = Field(default="", max_length=64)  # reference designator or place
+    action: str = Field(max_length=200)
+    user_id: int = Field(foreign_key="user.id")
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Scrap(SQLModel, table=True):
+    """A board scrapped by QA, with the reason."""
+
+    board_id: int = Field(foreign_key="board.id", primary_key=True)
+    reason: str = Field(max_length=500)
+    user_id: int = Field(foreign_key="user.id")
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Signoff(SQLModel, table=True):
+    """QA's electronic signature over an order's results, bound to them by their hash."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    user_id: int = Field(foreign_key="user.id")
+    printed_name: str = Field(max_length=128)
+    meaning: str = Field(max_length=200)
+    results_hash: str = Field(max_length=64)
+    signed_at: datetime = Field(default_factory=utcnow)

@@ -67,6 +67,11 @@ BINARY = {"type": "string", "format": "binary"}
 PACKAGE = _obj(complete=BOOL, ready=BOOL, layers={"type": "object"},
                parts=_obj(smt_top=INT, smt_bottom=INT, dip=INT),
                problems=_arr(_obj(code=STR, message=STR, severity=STR)))
+MEASUREMENT = _obj(["name"], name=STR, value={}, unit=STR, low=NUM, high=NUM,
+                   outcome={"enum": ["pass", "fail", "error"]})
+ATTEMPT = _obj(id=INT, serial=STR, station=STR, outcome=STR, program=STR, program_version=STR,
+               fixture=STR, started_at=STR, ended_at=STR, measurements=_arr(MEASUREMENT),
+               sha256=STR, state=STR)
 
 PATHS = {
     "/api/v1/openapi.json": {"get": op("This document", "anyone", errors=())},
@@ -181,6 +186,64 @@ PATHS = {
              tooling_hole_edge_offset_mm=NUM, fiducial_diameter_mm=NUM,
              fiducial_clear_ring_mm=NUM, fiducials_asymmetric=BOOL), 201,
         params=("code", "revision"))},
+    "/api/v1/tests": {"post": op(
+        "A tester's result for one attempt (every attempt is kept). OUT_OF_SEQUENCE before "
+        "FCT, UNKNOWN_BOARD, ON_HOLD, NEEDS_REPAIR after too many failed retests",
+        "operator, qa, supervisor",
+        _obj(["serial", "station", "outcome"], serial=STR, station=STR,
+             outcome={"enum": ["pass", "fail", "error"]}, program=STR, program_version=STR,
+             fixture=STR, started_at=STR, ended_at=STR, defect_code=STR,
+             measurements=_arr(MEASUREMENT)), 201, ATTEMPT)},
+    "/api/v1/tests/openhtf": {"post": _multipart(op(
+        "Import an OpenHTF JSON test record as one attempt", "operator, qa, supervisor",
+        ok=201, answer=ATTEMPT), _obj(["file", "station"], file=BINARY, station=STR))},
+    "/api/v1/tests/csv": {"post": _multipart(op(
+        "Import a CSV of results (serial, outcome, ...): all rows or none",
+        "operator, qa, supervisor", ok=201), _obj(["file", "station"], file=BINARY,
+                                                  station=STR))},
+    "/api/v1/boards/{serial}/tests": {"get": op(
+        "A board's test state, attempts and repairs", "any signed-in role",
+        params=("serial",))},
+    "/api/v1/boards/{serial}/repairs": {"post": op(
+        "Record a repair of a failed board; it goes back to FCT", "operator, qa, supervisor",
+        _obj(["defect_code", "action"], defect_code=STR, location=STR, action=STR), 201,
+        params=("serial",))},
+    "/api/v1/boards/{serial}/scrap": {"post": op(
+        "Scrap a board with a reason", "qa", _obj(["reason"], reason=STR), 201,
+        params=("serial",))},
+    "/api/v1/orders/{number}/signoff": {"post": op(
+        "QA signs the results off with badge and PIN again. NOT_ALL_PASSED 409, "
+        "BAD_CREDENTIALS 401", "qa", _obj(["badge", "pin", "meaning"], badge=STR, pin=STR,
+                                          meaning=STR), 201,
+        _obj(signed_by=STR, signed_at=STR, meaning=STR, results_hash=STR),
+        params=("number",))},
+    "/api/v1/orders/{number}/review": {"get": op(
+        "The QA review: boards by state, yields, failures, retests, signature",
+        "any signed-in role", params=("number",))},
+    "/api/v1/printers": {"get": op(
+        "The label printers with their state (idle, busy, failing) and recent jobs",
+        "any signed-in role", answer=_obj(printers=_arr(_obj(
+            name=STR, host=STR, port=INT, dpmm=INT, stations=_arr(STR), state=STR,
+            last_error={"type": "string", "nullable": True},
+            jobs=_arr(_obj(id=INT, label=STR, state=STR, attempts=INT, error=STR))))))},
+    "/api/v1/print-jobs": {"post": op(
+        "Queue a label as ZPL on a printer (the station's, or `printer`); answers at once, the "
+        "job goes queued -> sending -> sent or failed (with `error`) by itself. label: board "
+        "(key = serial), boards (key = order, every board), panel (key = panel id), box (key = "
+        "order, `box` number, `per_box` boards a box). NOT_ENCODABLE, TOO_LONG_FOR_LABEL 400, "
+        "NO_PRINTER 404", "operator, qa, supervisor",
+        _obj(["label", "key"], label={"enum": ["board", "boards", "panel", "box"]}, key=STR,
+             box=INT, per_box=INT, symbology={"enum": ["code128", "datamatrix"]}, copies=INT,
+             station=STR, printer=STR), 202,
+        _obj(id=INT, printer=STR, label=STR,
+             state={"enum": ["queued", "sending", "sent", "failed"]}, attempts=INT,
+             error={"type": "string", "nullable": True}, by=STR,
+             station={"type": "string", "nullable": True}, bytes=INT, created_at=STR,
+             finished_at={"type": "string", "nullable": True}),
+        errors=(400, 401, 403, 404))},
+    "/api/v1/print-jobs/{job_id}": {"get": op(
+        "One recent print job (kept in memory: the last 200 per printer)", "any signed-in role",
+        params=("job_id",))},
 }
 
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, func, select
 
-from station import readiness
+from station import qa, readiness
 from station.holds import order_holds
 from station.models import Board, BoardStep, Customer, Product, WorkOrder, iso
 
@@ -38,17 +38,24 @@ def order_view(session: Session, order: WorkOrder) -> dict:
     holds = order_holds(session, order)
     red = readiness.red_items(session, order)
     amount = (order.unit_price * order.quantity).quantize(Decimal("0.01"))
-    passed = counts.get("FCT", 0)
+    results = qa.board_results(session, order)
+    passed = sum(1 for b in results if b["state"] == "passed")
+    signoff = qa.signoff_view(session, order, results)
     route_done = counts.get(product.route[-1], 0)
     blockers = []
-    if passed < order.quantity:
-        blockers.append({"code": "NOT_ALL_PASSED",
-                         "message": f"{passed} of {order.quantity} boards have passed FCT"})
+    why = qa.passed_check(order, results)
+    if why:
+        blockers.append({"code": "NOT_ALL_PASSED", "message": why})
     if holds:
         blockers.append({"code": "ON_HOLD", "message": "; ".join(h.reason for h in holds)})
     if red:
         blockers.append({"code": "NOT_READY", "message": ", ".join(i["message"] for i in red)})
-    blockers.append({"code": "NOT_SIGNED_OFF", "message": "QA has not signed the results off"})
+    if signoff is None:
+        blockers.append({"code": "NOT_SIGNED_OFF",
+                         "message": "QA has not signed the results off"})
+    elif not signoff["valid"]:
+        blockers.append({"code": "SIGNOFF_VOID", "message": "The results changed after QA "
+                                                            "signed: QA must sign again"})
     if customer.terms != "monthly" and amount > 0:
         blockers.append({"code": "NOT_PAID", "message": f"{amount} {order.currency} is due"})
     status = ("on_hold" if holds else "complete" if route_done >= order.quantity
@@ -64,7 +71,7 @@ def order_view(session: Session, order: WorkOrder) -> dict:
                    session.get(Board, h.board_id).serial, "placed_at": iso(h.placed_at)}
                   for h in holds],
         "readiness": {"ready": not red, "items": red},
-        "signoff": None, "shipment_blockers": blockers,
+        "signoff": signoff, "shipment_blockers": blockers,
         "created_at": iso(order.created_at),
     }
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
-from station import events, people, readiness, stencils
+from station import events, fct, people, readiness, stencils
 from station.codes import DEFAULT_ALLOWED, BadCode, normalise
 from station.errors import (
     AlreadyDone,
@@ -22,6 +22,7 @@ from station.errors import (
     UnknownStation,
     WrongStation,
 )
+from station.fct import steps_done
 from station.holds import active_hold
 from station.models import Board, BoardStep, Product, ScanReceipt, Station, User, WorkOrder
 
@@ -58,7 +59,7 @@ def scan(session: Session, station_id: str, raw, user: User, scan_id=None,
     order = session.get(WorkOrder, boards[0].order_id)
     product = session.get(Product, order.product_id)
     for board in boards:
-        _check_board(session, board)
+        _check_board(session, board, product.route)
     red = readiness.red_items(session, order, rules.ready_rules)
     if red:
         raise NotReady(order=order.number, items=", ".join(i["message"] for i in red),
@@ -90,18 +91,12 @@ def _boards_for(session: Session, code: str) -> list[Board]:
     return boards
 
 
-def _check_board(session: Session, board: Board) -> None:
-    """Refuse a board that is held (later: failed and awaiting repair)."""
+def _check_board(session: Session, board: Board, route: list[str]) -> None:
+    """Refuse a board that is held, scrapped, failed, or repaired and not yet retested."""
     hold = active_hold(session, board)
     if hold is not None:
         raise OnHold(serial=board.serial, reason=hold.reason)
-
-
-def steps_done(session: Session, board: Board) -> int:
-    """How many steps of its route the board has passed (always a prefix of the route)."""
-    top = session.exec(select(func.max(BoardStep.step_index))
-                       .where(BoardStep.board_id == board.id)).one()
-    return 0 if top is None else top + 1
+    fct.check_can_move(session, board, steps_done(session, board) > route.index("FCT"))
 
 
 def _next(route: list[str], index: int) -> str | None:

@@ -1,16 +1,28 @@
 """The station's blueprints, one per floor concept."""
 
 from station.errors import StationError
-from station.routes import api, auth, boards, masterdata, orders, profiles, readiness, scans, web
+from station.routes import (
+    api,
+    auth,
+    boards,
+    fct,
+    labels,
+    masterdata,
+    orders,
+    profiles,
+    readiness,
+    scans,
+    web,
+)
 
 
 def init_app(app) -> None:
     """Register every blueprint and the edge's error handling."""
     from station import csrf
 
-    for module in (auth, scans, boards, orders, masterdata, profiles, readiness):
+    for module in (auth, scans, boards, orders, masterdata, profiles, readiness, fct, labels):
         app.register_blueprint(module.bp)
-    for module in (api, scans, orders, masterdata, profiles, readiness):
+    for module in (api, scans, orders, masterdata, profiles, readiness, fct, labels):
         csrf.exempt(module.api)  # the API authenticates by bearer token, never by cookie
         app.register_blueprint(module.api)
     app.register_error_handler(StationError, web.handle_error)

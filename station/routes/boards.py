@@ -6,9 +6,10 @@ from sqlmodel import select
 from station import events
 from station.db import get_session
 from station.errors import UnknownBoard
+from station.fct import steps_done
 from station.models import Board, Product, WorkOrder
+from station.routes.fct import board_tests_view, fct_rules
 from station.routes.web import login_required
-from station.scanning import steps_done
 
 bp = Blueprint("boards", __name__)
 
@@ -24,5 +25,6 @@ def show_board(serial):
     order = session.get(WorkOrder, board.order_id)
     route = session.get(Product, order.product_id).route
     return render_template("board.html", board=board, order=order, route=route,
-                           done=steps_done(session, board),
-                           history=events.history(session, f"board:{serial}"))
+                           done=steps_done(session, board), tests=board_tests_view(session, board),
+                           history=events.history(session, f"board:{serial}"),
+                           defects=fct_rules().defect_codes)
