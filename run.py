@@ -7,6 +7,7 @@ from waitress import serve
 
 from station import create_app
 from station.devices.profiler_reader import start_profilers
+from station.devices.scanner import start_scanners
 
 
 def main() -> None:
@@ -27,6 +28,7 @@ def main() -> None:
         with Session(app.extensions["engine"]) as session:
             logging.info(seed(session, app.config["PIN_PEPPER"]))
     start_profilers(app)
+    start_scanners(app)
     logging.info("station at http://%s:%d", args.host, args.port)
     serve(app, host=args.host, port=args.port, threads=args.threads)
 

@@ -25,6 +25,8 @@ MAX_TEXT_BYTES = 5 * 1024 * 1024  # a CSV/TXT BOM or centroid
 MAX_XLSX_BYTES = 25 * 1024 * 1024  # an XLSX BOM or centroid (pictures make them big)
 MAX_XLSX_PART_BYTES = 40 * 1024 * 1024  # uncompressed sheet or shared-strings XML
 MAX_ROWS = 20000  # table rows read from a BOM or centroid
+MAX_OUTLINE_BYTES = 4 * 1024 * 1024  # an outline layer larger than this is not measured
+MAX_COLUMNS = 256  # columns looked at in a table row
 MAX_RANGE = 1000  # the widest designator range expanded ("R1-R1000")
 MAX_LISTED = 20  # designators named in one message
 HEAD_BYTES = 64 * 1024  # where X2 attributes and format headers are looked for
@@ -78,12 +80,15 @@ def _listed(names: list[str]) -> str:
 
 @dataclass
 class _LayerFile:
+    """One file of the Gerber zip and the layer it was taken for."""
+
     name: str
     layer: str  # copper, drill, silkscreen, soldermask, paste, outline, other, ignored, unknown
     side: str | None = None  # top, bottom, inner
     how: str | None = None  # X2, name, content
     function: str | None = None  # the raw X2 FileFunction value
     data: bytes = b""
+    expected: str | None = None  # what the name promised when the content is not Gerber
 
 
 _X2_FUNCTION = re.compile(
@@ -198,10 +203,28 @@ def _from_keywords(stem: str) -> tuple[str, str | None] | None:
     return None
 
 
+def _by_name(stem: str, ext: str) -> tuple[str, str | None] | None:
+    """Layer and side from the KiCad, Altium/Protel, Eagle and common CAM naming conventions."""
+    for pattern, layer in _KICAD_STEMS:
+        match = pattern.search(stem)
+        if match:
+            if layer != "other" and match.groups():
+                return layer, "top" if match.group(1) == "f" else "bottom"
+            return layer, "inner" if layer == "copper" else None
+    if ext in _DRILL_EXTENSIONS or ("drill" in stem and ext == "drl"):
+        return "drill", None
+    if ext in _EXTENSIONS:
+        return _EXTENSIONS[ext]
+    if _INNER_EXTENSION.match(ext):
+        return "copper", "inner"
+    if _MECHANICAL_EXTENSION.match(ext):
+        return "other", None
+    return None
+
+
 def _identify(name: str, data: bytes) -> _LayerFile:
     """Which layer one file of the zip is: X2 attribute first, then the file-name conventions."""
-    base = name.rsplit("/", 1)[-1]
-    low = base.lower()
+    low = name.rsplit("/", 1)[-1].lower()
     stem, _, ext = low.rpartition(".")
     if not stem:
         stem, ext = low, ""
@@ -214,27 +237,19 @@ def _identify(name: str, data: bytes) -> _LayerFile:
         return _LayerFile(name, layer, side, "X2", function, data)
     if ext in _SIDE_FILE_EXTENSIONS or low.endswith(".apr_lib"):
         return _LayerFile(name, "ignored", data=data)
-    for pattern, layer in _KICAD_STEMS:
-        match = pattern.search(stem)
-        if match and (gerber or excellon):
-            side = None
-            if layer != "other" and match.groups():
-                side = "top" if match.group(1) == "f" else "bottom"
-            elif layer == "copper":
-                side = "inner"
-            return _LayerFile(name, layer, side, "name", data=data)
-    if ext in _DRILL_EXTENSIONS or "drill" in stem and (excellon or ext == "drl"):
+    named = _by_name(stem, ext)
+    if named and named[0] == "drill":
         if excellon or (gerber and ext != "txt"):
             return _LayerFile(name, "drill", None, "name", data=data)
-        return _LayerFile(name, "ignored", data=data)
-    if ext in _EXTENSIONS and gerber:
-        layer, side = _EXTENSIONS[ext]
-        return _LayerFile(name, layer, side, "name", data=data)
-    inner = _INNER_EXTENSION.match(ext)
-    if inner and gerber:
-        return _LayerFile(name, "copper", "inner", "name", data=data)
-    if _MECHANICAL_EXTENSION.match(ext) and gerber:
-        return _LayerFile(name, "other", None, "name", data=data)
+        if ext in ("txt", "nc", "tap", "cnc"):
+            return _LayerFile(name, "ignored", data=data)  # a read-me, not a drill file
+        return _LayerFile(name, "unknown", None, "name", data=data,
+                          expected="an Excellon drill file")
+    if named and gerber:
+        return _LayerFile(name, named[0], named[1], "name", data=data)
+    if named and not excellon and named[0] != "other":
+        return _LayerFile(name, "unknown", named[1], "name", data=data,
+                          expected=f"a {named[0]} layer")
     if excellon:
         return _LayerFile(name, "drill", None, "content", data=data)
     if gerber:
@@ -252,9 +267,7 @@ def _number_copper(files: list[_LayerFile]) -> None:
         m = re.search(r"\.l(\d+)$", f.name.lower())
         if f.layer == "copper" and f.how == "name" and m:
             numbered.append((int(m.group(1)), f))
-    if len(numbered) < 2:
-        return
-    last = max(n for n, _ in numbered)
+    last = max((n for n, _ in numbered), default=0)
     for n, f in numbered:
         f.side = "top" if n == 1 else "bottom" if n == last else "inner"
 
@@ -358,6 +371,12 @@ def _check_layers(blob: bytes, problems: list[dict]) -> tuple[list[_LayerFile], 
             "TRUNCATED_LAYER", "warning",
             f"No end code (M02 / M30) at the end of {_listed(truncated)}: the file may be cut off.",
             file="gerber", names=truncated))
+    for f in files:
+        if f.expected:
+            problems.append(_problem(
+                "NOT_GERBER", "warning",
+                f"{f.name} is named as {f.expected} but its content is not Gerber or Excellon.",
+                file="gerber", name=f.name))
     unknown = [f.name for f in files if f.layer == "unknown"]
     present = {f.layer for f in files}
     for layer in REQUIRED_LAYERS:
@@ -370,7 +389,7 @@ def _check_layers(blob: bytes, problems: list[dict]) -> tuple[list[_LayerFile], 
             "silkscreen": "a silkscreen (legend) Gerber (-F_SilkS, .GTO, .plc)",
             "soldermask": "a solder-mask Gerber (-F_Mask, .GTS, .stc)",
         }[layer]
-        extra = f" Unrecognised Gerber files: {_listed(unknown)}." if unknown else ""
+        extra = f" Files whose layer could not be told: {_listed(unknown)}." if unknown else ""
         problems.append(_problem(
             "MISSING_LAYER", "error",
             f"No {layer} layer in the Gerber zip: add {hint}.{extra}", layer=layer))
@@ -386,7 +405,7 @@ def _check_layers(blob: bytes, problems: list[dict]) -> tuple[list[_LayerFile], 
     if unknown:
         problems.append(_problem(
             "UNKNOWN_LAYER_FILE", "info",
-            f"Gerber files whose layer could not be told: {_listed(unknown)}.", names=unknown))
+            f"Files whose layer could not be told: {_listed(unknown)}.", names=unknown))
     return files, True
 
 
@@ -493,8 +512,10 @@ def _board_outline(files: list[_LayerFile]) -> dict | None:
     """Width and height (mm) of the board from its outline layer, when it can be measured."""
     outlines = sorted((f for f in files if f.layer == "outline"), key=lambda f: f.how != "X2")
     for f in outlines:
+        if len(f.data) > MAX_OUTLINE_BYTES:
+            continue
         try:
-            box = _gerber_bbox_mm(f.data[:MAX_MEMBER_BYTES])
+            box = _gerber_bbox_mm(f.data)
         except (ValueError, OverflowError, ZeroDivisionError):
             box = None
         if box and box[2] > box[0] and box[3] > box[1]:
@@ -512,6 +533,7 @@ class _Unreadable(Exception):
     """A BOM or centroid file that cannot be read as a table: carries the problem code."""
 
     def __init__(self, code: str, message: str):
+        """Keep the problem code and the message (which follows the file's name)."""
         super().__init__(message)
         self.code = code
         self.message = message
@@ -519,6 +541,8 @@ class _Unreadable(Exception):
 
 @dataclass
 class _Table:
+    """A BOM or centroid read as rows under a header, with the header's column roles."""
+
     fmt: str
     header: list[str]
     rows: list[list[str]]
@@ -560,17 +584,20 @@ def _norm_header(cell: str) -> str:
 
 def _roles(header: list[str]) -> dict[str, list[int]]:
     """Which column holds what: role -> column indexes, best-named first."""
-    names = [_norm_header(c) for c in header]
+    exact: dict[str, list[int]] = {}
+    bare: dict[str, list[int]] = {}
+    for i, cell in enumerate(header[:MAX_COLUMNS]):
+        name = _norm_header(str(cell or ""))
+        exact.setdefault(name, []).append(i)
+        bare.setdefault(_UNIT_SUFFIX.sub("", name), []).append(i)
     roles: dict[str, list[int]] = {}
     for role, wanted in _ROLE_NAMES.items():
-        found = []
-        for rank, want in enumerate(wanted):
-            for i, name in enumerate(names):
-                bare = _UNIT_SUFFIX.sub("", name) if role in ("x", "y") else name
-                if (name == want or bare == want) and i not in [j for _, j in found]:
-                    found.append((rank, i))
+        found: list[int] = []
+        for want in wanted:
+            hits = exact.get(want, []) + (bare.get(want, []) if role in ("x", "y") else [])
+            found.extend(i for i in hits if i not in found)
         if found:
-            roles[role] = [i for _, i in sorted(found)]
+            roles[role] = found
     return roles
 
 
@@ -634,9 +661,9 @@ def _whitespace_rows(text: str) -> list[list[str]]:
     for line in text.splitlines()[: MAX_ROWS + 200]:
         stripped = line.lstrip()
         if stripped.startswith("#"):
-            rows.append(["#"] + _split_whitespace(stripped.lstrip("#")))
+            rows.append((["#"] + _split_whitespace(stripped.lstrip("#")))[:MAX_COLUMNS])
         else:
-            rows.append(_split_whitespace(line))
+            rows.append(_split_whitespace(line)[:MAX_COLUMNS])
     return rows
 
 
@@ -872,6 +899,8 @@ def _columns(table: _Table) -> dict:
 
 @dataclass
 class _Part:
+    """One designator as a BOM line or a centroid row describes it."""
+
     name: str
     line: int = 0
     value: str = ""
@@ -889,6 +918,8 @@ class _Part:
 
 @dataclass
 class _Bom:
+    """The BOM's parts by designator, its lines, and what the line-level checks found."""
+
     parts: dict[str, _Part] = field(default_factory=dict)  # upper-case designator -> part
     lines: list[list[str]] = field(default_factory=list)  # designators of each BOM line
     duplicates: list[str] = field(default_factory=list)
@@ -1129,25 +1160,17 @@ def _match_parts(bom: _Bom | None, centroid: dict[str, _Part] | None, report: di
         if (b and b.dnp) or (c and c.dnp):
             dnp.append(name)
             continue
-        if b and not c and bom is not None and centroid is not None:
+        if c is None:  # in the BOM only: DIP when the BOM says so, else it cannot be placed
             tht, how = _is_tht(b)
             if tht:
                 placement["dip"].append(name)
-                dip_unplaced.append(name)
-                if how == "text":
-                    guessed_tht.append(name)
-            else:
+                guessed_tht += [name] if how == "text" else []
+                dip_unplaced += [name] if centroid is not None else []
+            elif centroid is not None:
                 bom_only.append(name)
             continue
-        if c and not b and bom is not None:
+        if b is None and bom is not None:
             centroid_only.append(name)
-            continue
-        if b and not c:
-            tht, how = _is_tht(b)
-            if tht:
-                placement["dip"].append(name)
-                if how == "text":
-                    guessed_tht.append(name)
             continue
         tht, how = _is_tht(c, b)
         if tht:
@@ -1248,6 +1271,22 @@ def _line_checks(bom: _Bom | None, centroid: dict[str, _Part], problems: list[di
 def check_package(gerber_zip: bytes, bom: bytes, bom_name: str, centroid: bytes,
                   centroid_name: str) -> dict:
     """Check a data package (Gerber zip, BOM, centroid) and return the report; never raises."""
+    try:
+        return _check(gerber_zip, bom, bom_name, centroid, centroid_name)
+    except Exception as exc:  # an upload must get a report, not a server error
+        return {
+            "complete": False, "ready": False,
+            "layers": {layer: [] for layer in REQUIRED_LAYERS},
+            "parts": {"smt_top": 0, "smt_bottom": 0, "dip": 0},
+            "problems": [_problem(
+                "CHECK_FAILED", "error",
+                f"The data package could not be checked ({type(exc).__name__}: {exc}).")],
+        }
+
+
+def _check(gerber_zip: bytes, bom: bytes, bom_name: str, centroid: bytes,
+           centroid_name: str) -> dict:
+    """The report of check_package (complete: four layers, BOM and centroid all readable)."""
     problems: list[dict] = []
     report: dict = {}
     if isinstance(gerber_zip, str):
@@ -1395,16 +1434,13 @@ def _offsets(entered: dict) -> dict[str, object]:
     return {"tooling_hole_edge_offset_left_mm": left, "tooling_hole_edge_offset_right_mm": right}
 
 
+# The panel rule (tolerance PANEL_TOLERANCE_MM = 0.1 mm on every length): rails at least 10 mm at
+# top and bottom (wider is fine: info); tooling holes 4 mm, 5 mm from the left and right edges;
+# fiducials 1 mm with a clear (mask-free) area of at least 3 mm diameter, set asymmetrically on the
+# diagonal. 0 means the feature is absent. The edge offset may be one number for both sides,
+# [left, right], {"left", "right"}, or the keys tooling_hole_edge_offset_left_mm / _right_mm.
 def check_panel(entered: dict) -> list[dict]:
-    """Check the panel values an engineer entered against the factory's panel rule.
-
-    Rule (tolerance PANEL_TOLERANCE_MM = 0.1 mm on every length): rails at least 10 mm at top and
-    bottom (wider is fine, reported as info); tooling holes 4 mm, 5 mm from the left and right
-    edges; fiducials 1 mm with a clear (mask-free) area of at least 3 mm diameter, placed
-    asymmetrically on the diagonal. A value of 0 means the feature is absent. The edge offset may
-    be one number for both sides, [left, right], {"left", "right"}, or the keys
-    tooling_hole_edge_offset_left_mm / _right_mm.
-    """
+    """Check the panel values an engineer entered against the factory's panel rule."""
     if not isinstance(entered, dict):
         return [_problem("PANEL_VALUE_INVALID", "error", "The panel values are not a form.")]
     tol = PANEL_TOLERANCE_MM

@@ -138,9 +138,12 @@ def _text(value, what: str, limit: int) -> str:
     return value
 
 
-def _number(value):
-    return None if value is None or isinstance(value, bool) or not isinstance(
-        value, int | float) else value
+def _limit(value, what: str):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(detail=f"{what} must be a number")
+    return value
 
 
 def clean_measurements(items) -> list[dict]:
@@ -164,7 +167,8 @@ def clean_measurements(items) -> list[dict]:
                                       "pass, fail or error")
         out.append({"name": m["name"][:100], "value": value, "unit": _text(m.get("unit"), "unit",
                                                                             32),
-                    "low": _number(m.get("low")), "high": _number(m.get("high")),
+                    "low": _limit(m.get("low"), f"measurement {m['name'][:40]}: low"),
+                    "high": _limit(m.get("high"), f"measurement {m['name'][:40]}: high"),
                     "outcome": outcome})
     return out
 
@@ -186,6 +190,8 @@ def record_result(session: Session, by: User, serial, station_id, outcome, *, pr
               "started_at": _when(started_at, "started_at"),
               "ended_at": _when(ended_at, "ended_at"),
               "measurements": clean_measurements(measurements)}
+    if fields["started_at"] and fields["ended_at"] and fields["ended_at"] < fields["started_at"]:
+        raise InvalidInput(detail="ended_at must not be before started_at")
     station = session.get(Station, station_id) if isinstance(station_id, str) else None
     if station is None:
         raise UnknownStation(station=station_id)
@@ -199,12 +205,12 @@ def record_result(session: Session, by: User, serial, station_id, outcome, *, pr
     hold = active_hold(session, board)
     if hold is not None:
         raise OnHold(serial=board.serial, reason=hold.reason)
+    state = test_state(session, board)
+    if state["state"] == "scrapped":  # before the route: a scrapped board goes nowhere
+        raise BoardScrapped(serial=board.serial, reason=state["scrap"].reason)
     done = steps_done(session, board)
     if done < fct:
         raise OutOfSequence(serial=board.serial, step="FCT", needed=route[done])
-    state = test_state(session, board)
-    if state["state"] == "scrapped":
-        raise BoardScrapped(serial=board.serial, reason=state["scrap"].reason)
     if state["state"] == "needs_repair" and state["fails_since_repair"] >= rules.retest_limit:
         raise RetestLimit(serial=board.serial, fails=state["fails_since_repair"])
     attempt = TestAttempt(board_id=board.id, station_id=station.id, outcome=outcome,

@@ -26,7 +26,7 @@ def place_hold(session: Session, by: User, number: str, reason, serial: str | No
     people.require(by, "hold")
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
         raise InvalidInput(detail="a hold needs a reason of 1 to 500 characters")
-    order = find_order(session, number)
+    order = find_order(session, number, lock=True)  # a release checking the order waits
     board = _board_of(session, order, serial) if serial else None
     hold = Hold(order_id=order.id, board_id=board.id if board else None,
                 reason=reason.strip(), placed_by_id=by.id)

@@ -146,9 +146,10 @@ def create_order(session: Session, by: User, number, customer, product, revision
     return order
 
 
-def find_order(session: Session, number) -> WorkOrder:
-    """The work order, or NOT_FOUND."""
-    order = session.exec(select(WorkOrder).where(WorkOrder.number == number)).first()
+def find_order(session: Session, number, lock: bool = False) -> WorkOrder:
+    """The work order (locked for the transaction when asked), or NOT_FOUND."""
+    query = select(WorkOrder).where(WorkOrder.number == number)
+    order = session.exec(query.with_for_update() if lock else query).first()
     if order is None:
         raise NotFound(what="order", key=number)
     return order

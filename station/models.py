@@ -1,6 +1,6 @@
 """The floor's tables: customers, products and routes, stations, orders, boards, people, events."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import JSON, Column, Numeric, Text, UniqueConstraint
@@ -322,3 +322,87 @@ class Signoff(SQLModel, table=True):
     meaning: str = Field(max_length=200)
     results_hash: str = Field(max_length=64)
     signed_at: datetime = Field(default_factory=utcnow)
+
+
+class Quotation(SQLModel, table=True):
+    """The price agreed for an order: unit price, quantity, one-off charges, currency."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    unit_price: Decimal = Field(sa_column=Column(Numeric(14, 4), nullable=False))
+    quantity: int
+    charges: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    currency: str = Field(max_length=3)
+    total: Decimal = Field(sa_column=Column(Numeric(16, 2), nullable=False))
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    confirmed_by_id: int | None = Field(default=None, foreign_key="user.id")
+    confirmed_at: datetime | None = None
+
+
+class Invoice(SQLModel, table=True):
+    """An invoice sent to the customer for an order."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(unique=True, max_length=32)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    amount: Decimal = Field(sa_column=Column(Numeric(16, 2), nullable=False))
+    currency: str = Field(max_length=3)
+    user_id: int = Field(foreign_key="user.id")
+    issued_at: datetime = Field(default_factory=utcnow)
+
+
+class Payment(SQLModel, table=True):
+    """Money received for an order; a reversal is a new negative row pointing at the payment."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    amount: Decimal = Field(sa_column=Column(Numeric(16, 2), nullable=False))
+    currency: str = Field(max_length=3)
+    reference: str = Field(max_length=64)
+    paid_on: date
+    reverses_id: int | None = Field(default=None, foreign_key="payment.id", unique=True)
+    user_id: int = Field(foreign_key="user.id")
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Box(SQLModel, table=True):
+    """A shipping box of an order, filled at the PACK station."""
+
+    __table_args__ = (UniqueConstraint("order_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    number: int
+    capacity: int
+    closed_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class BoxBoard(SQLModel, table=True):
+    """A board packed into a box (a board is in one box only)."""
+
+    __tablename__ = "box_board"
+    board_id: int = Field(foreign_key="board.id", primary_key=True)
+    box_id: int = Field(foreign_key="box.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Shipment(SQLModel, table=True):
+    """An order released and shipped: who, when, how many boxes and boards (once per order)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="work_order.id", unique=True)
+    user_id: int = Field(foreign_key="user.id")
+    boxes: int
+    boards: int
+    shipped_at: datetime = Field(default_factory=utcnow)
+
+
+class RelayCursor(SQLModel, table=True):
+    """How far an MQTT relay got: the last event id the broker acknowledged, per relay name."""
+
+    __tablename__ = "relay_cursor"
+    name: str = Field(primary_key=True, max_length=64)
+    last_event_id: int = 0
+    connects: int = 0  # sessions so far: the `session` of its retained status
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -244,6 +244,35 @@ PATHS = {
     "/api/v1/print-jobs/{job_id}": {"get": op(
         "One recent print job (kept in memory: the last 200 per printer)", "any signed-in role",
         params=("job_id",))},
+    "/api/v1/orders/{number}/shipments": {"post": op(
+        "Release the order for shipment with badge and PIN again. 409 SHIPMENT_BLOCKED lists "
+        "every blocker at once: NOT_ALL_PASSED, NOT_SIGNED_OFF, SIGNOFF_VOID, ON_HOLD, "
+        "NOT_PAID, NOT_READY, ALREADY_SHIPPED", "operator, qa, supervisor",
+        _obj(["badge", "pin"], badge=STR, pin=STR), 201,
+        _obj(shipped_at=STR, boards=INT, boxes=INT), params=("number",))},
+    "/api/v1/orders/{number}/shipment": {"get": op(
+        "May the order ship, its blockers, its boxes and their serials", "any signed-in role",
+        params=("number",))},
+    "/api/v1/orders/{number}/payments": {"post": op(
+        "Record a payment (above zero, in the order's currency)", "finance",
+        _obj(["amount", "reference"], amount=MONEY, reference=STR, paid_on=STR, currency=STR),
+        201, _obj(payment=INT, amount=MONEY, balance_due=MONEY), params=("number",))},
+    "/api/v1/orders/{number}/payments/{payment_id}/reversal": {"post": op(
+        "Reverse a payment by a new record pointing at it", "finance",
+        _obj(["reason"], reason=STR), 201, params=("number", "payment_id"))},
+    "/api/v1/orders/{number}/invoices": {"post": op(
+        "Issue an invoice (the balance due unless an amount is given)", "finance",
+        _obj(amount=MONEY), 201, params=("number",))},
+    "/api/v1/orders/{number}/quotations": {"post": op(
+        "Write a quotation: unit price, quantity, one-off charges, currency", "admin, finance",
+        _obj(["unit_price"], unit_price=MONEY, quantity=INT, currency=STR,
+             charges=_arr(_obj(name=STR, amount=MONEY))), 201, params=("number",))},
+    "/api/v1/orders/{number}/quotations/confirm": {"post": op(
+        "Confirm the newest (or a given) quotation: its total becomes the order's amount",
+        "admin, finance", _obj(quotation=INT), params=("number",))},
+    "/api/v1/customers/{code}/terms": {"post": op(
+        "Approve monthly terms (who, when) or return the customer to prepaid", "finance",
+        _obj(["terms"], terms={"enum": ["prepaid", "monthly"]}), params=("code",))},
 }
 
 

@@ -4,9 +4,9 @@ from decimal import Decimal
 
 from sqlmodel import Session, func, select
 
-from station import qa, readiness
+from station import money, qa, readiness, shipping
 from station.holds import order_holds
-from station.models import Board, BoardStep, Customer, Product, WorkOrder, iso
+from station.models import Board, BoardStep, Customer, Product, Shipment, WorkOrder, iso
 
 
 def money_text(amount: Decimal) -> str:
@@ -30,48 +30,39 @@ def board_count(session: Session, order: WorkOrder) -> int:
                         .where(Board.order_id == order.id)).one()
 
 
-def order_view(session: Session, order: WorkOrder) -> dict:
-    """The order as the API shows it."""
+def order_view(session: Session, order: WorkOrder, rules: readiness.Rules | None = None) -> dict:
+    """The order as the API shows it, with readiness, sign-off and every shipment blocker."""
     customer = session.get(Customer, order.customer_id)
     product = session.get(Product, order.product_id)
     counts = step_counts(session, order)
     holds = order_holds(session, order)
-    red = readiness.red_items(session, order)
-    amount = (order.unit_price * order.quantity).quantize(Decimal("0.01"))
+    items = readiness.assess(session, order, rules)
     results = qa.board_results(session, order)
-    passed = sum(1 for b in results if b["state"] == "passed")
-    signoff = qa.signoff_view(session, order, results)
-    route_done = counts.get(product.route[-1], 0)
-    blockers = []
-    why = qa.passed_check(order, results)
-    if why:
-        blockers.append({"code": "NOT_ALL_PASSED", "message": why})
-    if holds:
-        blockers.append({"code": "ON_HOLD", "message": "; ".join(h.reason for h in holds)})
-    if red:
-        blockers.append({"code": "NOT_READY", "message": ", ".join(i["message"] for i in red)})
-    if signoff is None:
-        blockers.append({"code": "NOT_SIGNED_OFF",
-                         "message": "QA has not signed the results off"})
-    elif not signoff["valid"]:
-        blockers.append({"code": "SIGNOFF_VOID", "message": "The results changed after QA "
-                                                            "signed: QA must sign again"})
-    if customer.terms != "monthly" and amount > 0:
-        blockers.append({"code": "NOT_PAID", "message": f"{amount} {order.currency} is due"})
-    status = ("on_hold" if holds else "complete" if route_done >= order.quantity
+    blockers = shipping.blockers(session, order, rules)
+    shipment = session.exec(select(Shipment).where(Shipment.order_id == order.id)).first()
+    status = ("shipped" if shipment else "on_hold" if holds
+              else "complete" if counts.get(product.route[-1], 0) >= order.quantity
               else "in_production" if any(counts.values()) else "open")
     return {
         "number": order.number, "customer": customer.code, "product": product.code,
         "revision": product.revision, "route": product.route, "quantity": order.quantity,
-        "unit_price": money_text(order.unit_price),
-        "currency": order.currency, "paste": order.paste, "status": status,
-        "boards": board_count(session, order), "boards_passed": passed, "steps": counts,
-        "amount": money_text(amount), "balance_due": money_text(amount),
+        "unit_price": money_text(order.unit_price), "currency": order.currency,
+        "paste": order.paste, "side": order.side, "status": status,
+        "boards": board_count(session, order),
+        "boards_passed": sum(1 for b in results if b["state"] == "passed"), "steps": counts,
+        "amount": money_text(money.order_amount(session, order)),
+        "paid": money_text(money.paid(session, order)),
+        "balance_due": money_text(money.balance_due(session, order)),
+        "terms": customer.terms,
         "holds": [{"reason": h.reason, "serial": None if h.board_id is None else
                    session.get(Board, h.board_id).serial, "placed_at": iso(h.placed_at)}
                   for h in holds],
-        "readiness": {"ready": not red, "items": red},
-        "signoff": signoff, "shipment_blockers": blockers,
+        "readiness": {"ready": all(i["ready"] for i in items), "items": items},
+        "signoff": qa.signoff_view(session, order, results),
+        "shipment_blockers": [{"code": b["code"], "message": b["message"], "todo": b["todo"],
+                               "who": b["who"]} for b in blockers],
+        "may_ship": not blockers,
+        "shipped_at": iso(shipment.shipped_at) if shipment else None,
         "created_at": iso(order.created_at),
     }
 

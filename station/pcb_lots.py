@@ -19,6 +19,12 @@ class NotEnoughBoards(StationError):
     todo = "Allocate the rest from another lot of this product revision."
 
 
+class AllAllocated(StationError):
+    code = "ALREADY_ALLOCATED"
+    message = "Order {order} already has all {quantity} blank PCBs it needs."
+    todo = "Nothing more to allocate: the order's blank PCBs are covered."
+
+
 def find_lot(session: Session, lot) -> PcbLot:
     """The PCB lot, or NOT_FOUND."""
     row = session.get(PcbLot, lot) if isinstance(lot, str) else None
@@ -99,8 +105,13 @@ def allocate(session: Session, by: User, number, lot, quantity=None) -> PcbAlloc
         raise InvalidInput(detail=f"lot {row.lot} is {has.code} rev {has.revision}, "
                                   f"not the order's product")
     left = left_in(session, row)
-    if quantity is None:
-        quantity = min(left, max(order.quantity - allocated(session, order), 0))
+    if quantity is None:  # a lot label scanned: what the order still needs, as far as it goes
+        needed = order.quantity - allocated(session, order)
+        if needed <= 0:
+            raise AllAllocated(order=order.number, quantity=order.quantity)
+        if left <= 0:
+            raise NotEnoughBoards(lot=row.lot, left=left, asked=needed)
+        quantity = min(left, needed)
     quantity = _quantity(quantity)
     if quantity > left:
         raise NotEnoughBoards(lot=row.lot, left=left, asked=quantity)

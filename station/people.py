@@ -24,6 +24,7 @@ PERMISSIONS = {
     "signoff": {"qa"},
     "scrap": {"qa"},
     "payment": {"finance"},
+    "quote": {"admin", "finance"},
     "terms": {"finance"},
     "unlock_badge": {"supervisor"},
     "release_shipment": {"supervisor"},

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from station import events, fct, people
 from station.errors import BadCredentials, InvalidInput, StationError
 from station.masterdata import find_order
-from station.models import Board, Signoff, User, WorkOrder, iso
+from station.models import Board, Repair, Signoff, User, WorkOrder, iso
 
 MEANINGS = ("Approved: functional test results", "Reviewed: functional test results")
 
@@ -102,10 +102,13 @@ def review(session: Session, order: WorkOrder) -> dict:
     first_pass = sum(1 for b in tested if b["attempts"][0]["outcome"] == "pass")
     final = sum(1 for b in tested if b["state"] == "passed")
     defects, measurements = Counter(), Counter()
+    # A failure counts once: under the repair's finding when it was repaired, else the tester's.
+    repaired = set(session.exec(select(Repair.attempt_id).join(Board, Repair.board_id == Board.id)
+                                .where(Board.order_id == order.id)))
     for b in results:
         for a in b["attempts"]:
             if a["outcome"] != "pass":
-                if a["defect_code"]:
+                if a["defect_code"] and a["id"] not in repaired:
                     defects[a["defect_code"]] += 1
                 for m in a["measurements"]:
                     if m.get("outcome") in ("fail", "error"):

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
-from station import events, fct, people, readiness, stencils
+from station import events, fct, people, readiness, shipping, stencils
 from station.codes import DEFAULT_ALLOWED, BadCode, normalise
 from station.errors import (
     AlreadyDone,
@@ -37,6 +37,7 @@ class ScanRules:
     max_length: int = 64
     allowed: re.Pattern = field(default=DEFAULT_ALLOWED)
     ready_rules: readiness.Rules = field(default_factory=readiness.Rules)
+    box_capacity: int = 10
 
 
 def scan(session: Session, station_id: str, raw, user: User, scan_id=None,
@@ -145,6 +146,8 @@ def _pass_step(session: Session, boards: list[Board], order: WorkOrder, product:
         stencils.count_print(session, order)  # a panel is printed once
         warning = stencils.life_warning(session, order, rules.ready_rules.life_warning_pct)
         warnings += [warning] if warning else []
+    box = shipping.pack(session, order, boards, rules.box_capacity) \
+        if station.type == "PACK" else None
     answer = {"accepted": True, "warnings": warnings,
               "serial": boards[0].serial if len(boards) == 1 else code,
               "order": order.number, "step": station.type,
@@ -152,6 +155,8 @@ def _pass_step(session: Session, boards: list[Board], order: WorkOrder, product:
               "serials": [b.serial for b in boards], "station": station.id}
     if boards[0].panel_id and len(boards) > 1:
         answer["panel"] = boards[0].panel_id
+    if box is not None:
+        answer["box"] = box.number
     if scan_id:
         session.add(ScanReceipt(scan_id=scan_id, station_id=station.id, answer=answer))
     return answer

@@ -294,6 +294,18 @@ def test_numbered_copper_layers_get_sides():
         "top", "inner", "inner", "bottom")
 
 
+def test_layer_names_with_other_content_are_flagged():
+    files = dict(KICAD)
+    files["board-F_Cu.gbr"] = b"%PDF-1.4 a drawing, not Gerber"
+    files["board-PTH.drl"] = b"holes: see drawing"
+    r = report(make_zip(files))
+    flagged = {p["name"]: p["message"] for p in r["problems"] if p["code"] == "NOT_GERBER"}
+    assert set(flagged) == {"board-F_Cu.gbr", "board-PTH.drl"}
+    assert "copper" in flagged["board-F_Cu.gbr"]
+    assert "board-F_Cu.gbr" not in r["layers"]["copper"]
+    assert r["layers"]["drill"] == ["board-NPTH.drl"]
+
+
 def test_excellon_recognised_by_content_under_any_name():
     files = {k: v for k, v in KICAD.items() if not k.endswith(".drl")}
     files["fab/holes.abc"] = excellon()
@@ -835,6 +847,16 @@ def test_number_of_zip_members_is_capped(monkeypatch):
     r = report(make_zip(KICAD))
     assert "ZIP_TOO_MANY_FILES" in codes(r, "warning")
     assert len(r["files"]) == 3
+
+
+def test_an_unforeseen_failure_still_gives_a_report(monkeypatch):
+    def boom(*args):
+        raise RuntimeError("reader bug")
+
+    monkeypatch.setattr(datapackage, "_read_table", boom)
+    r = report()
+    assert codes(r) == ["CHECK_FAILED"] and "reader bug" in r["problems"][0]["message"]
+    assert r["complete"] is False and set(r["parts"]) == {"smt_top", "smt_bottom", "dip"}
 
 
 def test_oversized_zip_upload(monkeypatch):

@@ -59,7 +59,7 @@ def op(line):
 
 def new_job(session, line, boards=4, route=ROUTE, panel_size=None, ready=False,
             revision="A") -> tuple[str, str, list[str]]:
-    """A new product revision with this route and an order for `boards` of it: number, code."""
+    """A new product revision with this route, an order for `boards` of it and their serials."""
     n = next(_numbers)
     admin = line.users["admin"]
     code, number = f"P{n}", f"O{n}"
@@ -263,11 +263,14 @@ def test_life_warning_at_90_pct_then_life_reached_mid_order_stops_the_next_print
     number, code, serials = new_job(session, line, boards=11, ready=True)
     sid = new_stencil(session, line, number, code, life=10, clean=50, tension=[40] * 4)
     for serial in serials[:8]:
-        assert scanning.scan(session, "T-PRINT", serial, op)["accepted"] is True
+        answer = scanning.scan(session, "T-PRINT", serial, op)
+        assert answer["accepted"] is True and answer["warnings"] == []
     got = item(session, number, "stencil")
     assert got["ready"] is True and "warning" not in got
 
-    scanning.scan(session, "T-PRINT", serials[8], op)  # 9 of 10: 90 %
+    answer = scanning.scan(session, "T-PRINT", serials[8], op)  # 9 of 10: 90 %
+    assert answer["accepted"] is True
+    assert [w for w in answer["warnings"] if sid in w and "9 of 10" in w]
     got = item(session, number, "stencil")
     assert got["ready"] is True and got["code"] is None
     assert "9 of 10 prints" in got["warning"]
@@ -307,7 +310,8 @@ def test_each_accepted_print_counts_once_and_nothing_else_counts(session, line, 
     sid = new_stencil(session, line, number, code, tension=[40] * 4)
 
     scanning.scan(session, "T-PRINT", serials[0], op)
-    scanning.scan(session, "T-PRINT", serials[1], op)
+    first = scanning.scan(session, "T-PRINT", serials[1], op, scan_id="replayed-1")
+    assert scanning.scan(session, "T-PRINT", serials[1], op, scan_id="replayed-1") == first
     assert prints(session, sid) == 2
     assert refused(session, scanning.scan, "T-PRINT", serials[0], op).code == "ALREADY_DONE"
     scanning.scan(session, "T-SPI", serials[0], op)
@@ -423,6 +427,17 @@ def test_blank_pcbs_short_until_allocations_cover_the_order(session, line, admin
     got = item(session, number, "blank_pcbs")
     assert got["ready"] is True and got["code"] is None
     assert pcb_lots.left_in(session, pcb_lots.find_lot(session, small)) == 8
+
+    before = stored(session)  # a lot scanned again: nothing is needed, and it says so
+    err = refused(session, pcb_lots.allocate, op, number, small)
+    assert err.code == "ALREADY_ALLOCATED" and err.status == 409 and "all 5" in str(err)
+    assert stored(session) == before
+    second = f"O{next(_numbers)}"  # another order of the product, from the used-up lot
+    masterdata.create_order(session, admin, second, "CUST", code, "A", 2, "1.00")
+    before = stored(session)
+    err = refused(session, pcb_lots.allocate, op, second, few)
+    assert isinstance(err, NotEnoughBoards) and "0 boards left, not 2" in str(err)
+    assert stored(session) == before
 
 
 def test_a_lot_with_too_few_left_or_of_another_product_is_refused(session, line, admin, op):

@@ -266,6 +266,9 @@ def test_pcb_lots_register_allocate_open_and_bake(api, session, line, app):
     assert r.status_code == 201 and r.get_json()["quantity"] == 2
     assert codes(api, number)["blank_pcbs"] is None
     assert api.get(f"/api/v1/pcb-lots/{lot}").get_json()["left"] == 1
+    assert_error(api.post(alloc, {"lot": lot}), 409, "ALREADY_ALLOCATED")
+    r = api.post(alloc, {"lot": lot, "quantity": 1})  # a spare, asked for by number
+    assert r.status_code == 201 and api.get(f"/api/v1/pcb-lots/{lot}").get_json()["left"] == 0
 
     assert_error(api.post(f"/api/v1/pcb-lots/{lot}/opened", {}, "admin"), 403, "FORBIDDEN")
     r = api.post(f"/api/v1/pcb-lots/{lot}/opened", {})
@@ -480,11 +483,18 @@ def test_readiness_screen_shows_four_tiles_and_acts_on_scanned_labels(client, se
     assert tiles(html)["stencil"] == "true"
     r = client.post(form["action"], data={"kind": "tension", "readings": "35 abc 35 35"})
     assert r.status_code == 400 and "INVALID_INPUT" in r.get_data(as_text=True)
+    r = client.post(form["action"], data={"kind": "cleaning", "next": "https://evil.example/"})
+    assert r.status_code == 302 and r.headers["Location"] == "/"  # never off the station
 
     outcome, html = screen_scan(client, number, f"LOT-{number}")
     assert outcome == "accepted" and "3 boards of lot" in html
     assert tiles(html) == {"data_package": "false", "stencil": "true",
                            "profile_board": "false", "blank_pcbs": "true"}
+
+    before = stored(app)
+    outcome, html = screen_scan(client, number, f"LOT-{number}")  # scanned once too often
+    assert outcome == "refused" and "already has all 3 blank PCBs" in html
+    assert stored(app) == before
 
     r = client.post(f"/orders/{number}/readiness", data={"code": "NO-SUCH-LABEL"})
     assert r.status_code == 200 and "<html" in r.get_data(as_text=True)  # the whole page

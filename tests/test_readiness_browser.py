@@ -23,7 +23,8 @@ OPERATOR_BADGE, PIN = "10001", "1234"  # people.ROLES[0] is operator: badge 1000
 ITEMS = ("data_package", "stencil", "profile_board", "blank_pcbs")
 POLL_MS = 9000  # the tiles poll every 5 s
 # Resolves shortly after the readiness tiles next try to poll (whether or not the poll was sent).
-NEXT_POLL = """() => new Promise((done) => {
+NEXT_POLL = """() => new Promise((done, fail) => {
+  setTimeout(() => fail(new Error("the tiles did not poll within 8 s")), 8000);
   const seen = (e) => {
     if (e.detail.elt.id !== "readiness") return;
     document.removeEventListener("htmx:beforeRequest", seen);

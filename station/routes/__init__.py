@@ -12,19 +12,25 @@ from station.routes import (
     profiles,
     readiness,
     scans,
+    shipping,
     web,
 )
+
+# One blueprint module per floor concept: `bp` for its pages, `api` for its /api/v1 part.
+MODULES = (api, auth, scans, boards, orders, masterdata, profiles, readiness, fct, labels,
+           shipping)
 
 
 def init_app(app) -> None:
     """Register every blueprint and the edge's error handling."""
     from station import csrf
 
-    for module in (auth, scans, boards, orders, masterdata, profiles, readiness, fct, labels):
-        app.register_blueprint(module.bp)
-    for module in (api, scans, orders, masterdata, profiles, readiness, fct, labels):
-        csrf.exempt(module.api)  # the API authenticates by bearer token, never by cookie
-        app.register_blueprint(module.api)
+    for module in MODULES:
+        if hasattr(module, "bp"):
+            app.register_blueprint(module.bp)
+        if hasattr(module, "api"):
+            csrf.exempt(module.api)  # the API authenticates by bearer token, never by cookie
+            app.register_blueprint(module.api)
     app.register_error_handler(StationError, web.handle_error)
     app.before_request(web.load_user)
     app.after_request(web.add_headers)

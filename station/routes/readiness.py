@@ -1,6 +1,6 @@
 """Job readiness: the API for stencils, PCB lots, data packages; the order's readiness screen."""
 
-from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, g, jsonify, redirect, render_template, request
 
 from station import datapackages, pcb_lots, readiness, stencils
 from station.db import get_session
@@ -9,6 +9,7 @@ from station.masterdata import find_order, find_product
 from station.models import PcbLot, ProfileBoard, Stencil, iso, utcnow
 from station.people import require
 from station.routes.api import endpoint
+from station.routes.auth import _safe_next
 from station.routes.web import json_body, login_required, readiness_rules, translate_error
 
 bp = Blueprint("readiness", __name__)
@@ -246,5 +247,5 @@ def record_stencil_check(stencil_id):
     elif kind == "inspection":
         stencils.record_inspection(session, g.user, stencil_id, f.get("damaged") == "1",
                                    f.get("note", ""))
-    return redirect(request.form.get("next") or url_for("auth.home"))
+    return redirect(_safe_next(request.form.get("next")))  # a local path only
 

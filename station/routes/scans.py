@@ -1,19 +1,29 @@
-"""The operator's station screen and the scan API: one scan rule behind both."""
+"""The operator's station screen and the scan API: one scan rule behind both.
+
+The screen takes wedge scans typed into its box, and polls its station's feed for what the
+station's serial scanners read (station.devices.scanner), so both show the same way.
+"""
 
 import re
+import time
 
-from flask import Blueprint, current_app, g, jsonify, render_template, request
+from flask import Blueprint, current_app, g, jsonify, render_template, request, session, url_for
+from flask_babel import gettext
 
-from station import scanning
+from station import people, scanning
+from station.codes import LabelRules
 from station.db import get_session
-from station.errors import InvalidInput, StationError, UnknownStation
-from station.models import Station, utcnow
+from station.devices import scanner
+from station.errors import InvalidInput, UnknownStation
+from station.models import Station, User, utcnow
 from station.routes.api import endpoint
-from station.routes.web import json_body, login_required, readiness_rules, translate_error
+from station.routes.web import json_body, login_required, readiness_rules, sign_in, translate_error
 from station.shifts import shift_start
 
 bp = Blueprint("scans", __name__)
 api = Blueprint("scans_api", __name__, url_prefix="/api/v1")
+FEED_POLL_MS = 400  # how often a station screen with serial scanners asks for their results
+SEEN_STEP_S = 60  # serial work moves the session's idle clock on in steps of this, at most
 
 
 def scan_rules() -> scanning.ScanRules:
@@ -22,6 +32,33 @@ def scan_rules() -> scanning.ScanRules:
     return scanning.ScanRules(max_length=cfg.get("max_length", 64),
                               allowed=re.compile(cfg.get("allowed", r"^[A-Za-z0-9._/-]+$")),
                               ready_rules=readiness_rules())
+
+
+def label_rules() -> LabelRules:
+    """How labels are read: config/station.toml's [scanning] with its kinds and label types."""
+    return LabelRules.from_settings(current_app.config["SETTINGS"].get("scanning", {}))
+
+
+@bp.record_once
+def _set_up(state) -> None:
+    scanner.init_desk(state.app, lambda: (scan_rules(), label_rules()))
+
+
+def _desk() -> scanner.ScanDesk:
+    return scanner.desk_of(current_app)
+
+
+@bp.after_app_request
+def note_sign_ins(response):
+    """Remember a badge + PIN sign-in in the session (a badge scan may later switch a station to
+    its user), and forget a signed-out user as any station's operator."""
+    if request.method == "POST" and g.get("user") is not None:
+        if request.endpoint == "auth.login" and response.status_code == 302 and \
+                request.form.get("badge"):
+            session["pin_at"] = int(time.time())
+        elif request.endpoint == "auth.logout":
+            _desk().operators.leave(g.user.id)
+    return response
 
 
 @api.post("/scans")
@@ -46,13 +83,26 @@ def _station(station_id: str) -> Station:
 
 
 def _screen_context(station: Station) -> dict:
-    """What the station screen shows around the result: shift count and last scans."""
+    """What the station screen shows around the result: shift count, last scans, its operator
+    and its serial scanners."""
     settings = current_app.config["SETTINGS"]
     since = shift_start(utcnow(), settings["site"].get("timezone", "UTC"),
                         settings.get("shifts", {}).get("starts", ["00:00"]))
-    session = get_session()
+    session, desk = get_session(), _desk()
     return {"station": station, "shift_count": scanning.shift_count(session, station.id, since),
-            "recent": scanning.last_scans(session, station.id)}
+            "recent": scanning.last_scans(session, station.id),
+            "operator": desk.operators.current(station.id), "scanners": desk.states(station.id)}
+
+
+def present(result: dict) -> dict:
+    """A scan's result in the reader's language: its error or notice translated."""
+    shown = {k: v for k, v in result.items() if k not in ("error", "notice")}
+    if "error" in result:
+        shown.update(translate_error(result["error"]))
+    if "notice" in result:
+        template, params = result["notice"]
+        shown["message"] = gettext(template).format(**params)
+    return shown
 
 
 @bp.get("/station/<station_id>")
@@ -60,21 +110,96 @@ def _screen_context(station: Station) -> dict:
 def show_station(station_id):
     """The scan screen: scan box, full-width result, next step, shift count, last three scans."""
     station = _station(station_id)
-    return render_template("station.html", **_screen_context(station))
+    _desk().operators.opened(station.id, g.user, session.get("pin_at"))
+    return render_template("station.html", feed_after=_desk().feed.last_seq(),
+                           feed_poll_ms=FEED_POLL_MS, **_screen_context(station))
 
 
 @bp.post("/station/<station_id>/scan")
 @login_required("floor")
 def scan_at_station(station_id):
     """A wedge scan typed into the screen: the result fragment, plus counts swapped out of band."""
-    station = _station(station_id)
-    raw = request.form.get("code", "")
-    try:
-        answer = scanning.scan(get_session(), station.id, raw, g.user,
-                               request.form.get("scan_id") or None, scan_rules())
-        result = {"outcome": "accepted", **answer}
-    except StationError as err:
-        get_session().rollback()
-        result = {"outcome": "warning" if err.code == "ALREADY_DONE" else "refused",
-                  "code_scanned": raw.strip()[:64], **translate_error(err)}
-    return render_template("_scan_result.html", result=result, **_screen_context(station))
+    station, desk = _station(station_id), _desk()
+    desk.operators.opened(station.id, g.user, session.get("pin_at"))
+    taken = scanner.take_scan(get_session(), station.id, request.form.get("code", ""), g.user,
+                              rules=scan_rules(), labels=label_rules(), operators=desk.operators,
+                              scan_id=request.form.get("scan_id") or None, via="screen")
+    if taken.signed_in is not None:
+        _become(taken.signed_in, desk.operators.current(station.id))
+    return render_template("_scan_result.html", result=present(taken.result), swap_status=True,
+                           became=taken.signed_in, **_screen_context(station))
+
+
+@bp.get("/station/<station_id>/feed")
+def station_feed(station_id):
+    """What the station's serial scanners did after `after`, one result at a time (the marker
+    asks again at once while more wait); 204 while nothing is new."""
+    user = _feed_user(station_id)
+    if user is None:
+        response = current_app.response_class(status=200)
+        response.headers["HX-Redirect"] = url_for("auth.login", next=f"/station/{station_id}")
+        return response
+    station, desk = _station(station_id), _desk()
+    became = _follow_badge(station.id, user, desk)
+    after = request.args.get("after", 0, type=int)
+    new = desk.feed.since(station.id, after)
+    if not new and became is None:
+        return "", 204
+    results = [e for e in new if e.kind == "result"]
+    shown = results[0] if results else None
+    more = len(results) > 1
+    seq = shown.seq if more else (new[-1].seq if new else after)
+    return render_template(
+        "_scan_result.html", result=present(shown.data) if shown else None, swap_status=True,
+        became=became, feed={"seq": seq, "more": more, "poll_ms": FEED_POLL_MS},
+        **_screen_context(station))
+
+
+def _feed_user(station_id: str) -> User | None:
+    """Whose screen polls the feed. Polling is no activity: the session's idle clock runs on from
+    the operator's own last action, on the screen or on the station's scanner."""
+    sent = current_app.session_interface.open_session(current_app, request) or {}
+    uid = sent.get("uid")
+    if uid is None:
+        return None
+    operators = _desk().operators
+    seen = sent.get("seen", 0)
+    active = max(seen, operators.last_active(station_id, uid) or 0)
+    user = g.user if g.get("user") is not None and g.user.id == uid else \
+        get_session().get(User, uid)
+    if user is None or sent.get("epoch") != user.session_epoch or not people.may(user, "floor") \
+            or time.time() - active > operators.idle_s:
+        session.clear()
+        return None
+    session.clear()
+    session.update(sent)
+    if active - seen > SEEN_STEP_S:
+        session["seen"] = int(active)
+    else:
+        session.modified = False  # the cookie stays as the browser sent it: no Set-Cookie
+    g.user = user
+    operators.seen(station_id, user, sent.get("pin_at"), active)
+    return user
+
+
+def _follow_badge(station_id: str, user: User, desk) -> User | None:
+    """If a badge on the station's scanner switched the station to another operator, this screen
+    follows: it is signed in as them. The user it switched to, or None."""
+    presence = desk.operators.current(station_id)
+    if presence is None or presence.via != "badge" or presence.user_id == user.id:
+        return None
+    other = get_session().get(User, presence.user_id)
+    if other is None or other.session_epoch != presence.epoch:
+        return None
+    _become(other, presence)
+    return other
+
+
+def _become(user: User, presence) -> None:
+    """Sign this browser in as `user`, keeping its CSRF token (the page's forms stay valid)."""
+    token = session.get("csrf_token")
+    sign_in(user)
+    if token:
+        session["csrf_token"] = token
+    if presence is not None and presence.pin_at:
+        session["pin_at"] = int(presence.pin_at)

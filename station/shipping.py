@@ -1,0 +1,157 @@
+"""The shipment gate: every board passed and packed, QA signed, nothing held, paid or on terms."""
+
+from sqlmodel import Session, func, select
+
+from station import events, money, people, qa, readiness
+from station.errors import BadCredentials, StationError
+from station.holds import order_holds
+from station.models import (
+    Board,
+    BoardStep,
+    Box,
+    BoxBoard,
+    Customer,
+    Product,
+    Scrap,
+    Shipment,
+    User,
+    WorkOrder,
+    utcnow,
+)
+
+# What to do about each blocker, and who can do it.
+ADVICE = {
+    "NOT_ALL_PASSED": ("Test, repair and retest the boards, then pack them at PACK.",
+                       "operator, qa"),
+    "NOT_SIGNED_OFF": ("QA reviews the results and signs them off.", "qa"),
+    "SIGNOFF_VOID": ("The results changed after signing: QA reviews and signs again.", "qa"),
+    "ON_HOLD": ("QA releases the hold once the cause is dealt with.", "qa"),
+    "NOT_PAID": ("Finance records the payment, or approves monthly terms for the customer.",
+                 "finance"),
+    "NOT_READY": ("Make the order's readiness green so its boards can be finished.", "operator"),
+    "ALREADY_SHIPPED": ("Nothing: the order has left.", "-"),
+}
+
+
+class ShipmentBlocked(StationError):
+    code = "SHIPMENT_BLOCKED"
+    message = "Order {order} may not ship: {codes}."
+    todo = "Deal with every blocker listed."
+
+    def extra(self):
+        return {"blockers": self.params.get("blockers", [])}
+
+
+def _blocker(code: str, message: str) -> dict:
+    todo, who = ADVICE[code]
+    return {"code": code, "message": message, "todo": todo, "who": who}
+
+
+def blockers(session: Session, order: WorkOrder, rules: readiness.Rules | None = None) -> list:
+    """Every reason the order may not ship, all at once (empty: it may ship)."""
+    out = []
+    if session.exec(select(Shipment).where(Shipment.order_id == order.id)).first():
+        out.append(_blocker("ALREADY_SHIPPED", f"Order {order.number} has already shipped."))
+    results = qa.board_results(session, order)
+    why = qa.passed_check(order, results)
+    product = session.get(Product, order.product_id)
+    unfinished = _unfinished(session, order, product)
+    if why or unfinished:
+        parts = [why] if why else []
+        if unfinished:
+            parts.append(f"{unfinished} board(s) have not completed their route up to "
+                         f"{product.route[-1]}")
+        out.append(_blocker("NOT_ALL_PASSED", "; ".join(parts) + "."))
+    signoff = qa.signoff_view(session, order, results)
+    if signoff is None:
+        out.append(_blocker("NOT_SIGNED_OFF", "QA has not signed the results off."))
+    elif not signoff["valid"]:
+        out.append(_blocker("SIGNOFF_VOID", f"The results changed after {signoff['signed_by']} "
+                                            f"signed at {signoff['signed_at']}."))
+    holds = order_holds(session, order)
+    if holds:
+        out.append(_blocker("ON_HOLD", "On hold: " + "; ".join(h.reason for h in holds) + "."))
+    # Every scan needs readiness, so finished boards met it; it blocks only unfinished work.
+    red = readiness.red_items(session, order, rules) if unfinished else []
+    if red:
+        out.append(_blocker("NOT_READY", "Not ready: " + "; ".join(i["message"] for i in red)))
+    customer = session.get(Customer, order.customer_id)
+    due = money.balance_due(session, order)
+    if due > 0 and customer.terms != "monthly":
+        out.append(_blocker("NOT_PAID", f"{due} {order.currency} is due and {customer.code} "
+                                        "pays before shipping (prepaid)."))
+    return out
+
+
+def _unfinished(session: Session, order: WorkOrder, product: Product) -> int:
+    """Boards of the order (not scrapped) that have not passed the last step of the route."""
+    last = len(product.route) - 1
+    boards = session.exec(select(func.count()).select_from(Board).where(
+        Board.order_id == order.id, Board.id.not_in(select(Scrap.board_id)))).one()
+    done = session.exec(select(func.count()).select_from(BoardStep).join(Board).where(
+        Board.order_id == order.id, BoardStep.step_index == last)).one()
+    return max(boards - done, 0) if boards else order.quantity
+
+
+def pack(session: Session, order: WorkOrder, boards: list[Board], capacity: int) -> Box:
+    """Put boards scanned at PACK into the order's open box, opening a new one when full."""
+    box = session.exec(select(Box).where(Box.order_id == order.id, Box.closed_at.is_(None))
+                       .order_by(Box.number.desc())).first()
+    for board in boards:
+        if box is None or _count(session, box) >= box.capacity:
+            if box is not None:
+                box.closed_at = utcnow()
+                session.add(box)
+            number = session.exec(select(func.count()).select_from(Box)
+                                  .where(Box.order_id == order.id)).one() + 1
+            box = Box(order_id=order.id, number=number, capacity=capacity)
+            session.add(box)
+            session.flush()
+        session.add(BoxBoard(board_id=board.id, box_id=box.id))
+        session.flush()
+    return box
+
+
+def _count(session: Session, box: Box) -> int:
+    return session.exec(select(func.count()).select_from(BoxBoard)
+                        .where(BoxBoard.box_id == box.id)).one()
+
+
+def release(session: Session, by: User, number, badge, pin, *, pepper: str,
+            lock_after: int = 5, rules: readiness.Rules | None = None) -> Shipment:
+    """Ship the order: badge and PIN again, the gate checked and the shipment stored at once."""
+    people.require(by, "ship")
+    signer = people.check_badge(session, badge, pin, pepper=pepper, lock_after=lock_after)
+    if signer.id != by.id:
+        raise BadCredentials(limit=lock_after)
+    # Lock the order first: a payment reversal or a hold waits for us, or we wait for it.
+    order = money.lock_order(session, number)
+    found = blockers(session, order, rules)
+    if found:
+        raise ShipmentBlocked(order=order.number, codes=", ".join(b["code"] for b in found),
+                              blockers=found)
+    boxes = list(session.exec(select(Box).where(Box.order_id == order.id)))
+    boards = session.exec(select(func.count()).select_from(BoxBoard).join(Box)
+                          .where(Box.order_id == order.id)).one()
+    now = utcnow()
+    for box in boxes:
+        box.closed_at = box.closed_at or now
+        session.add(box)
+    shipment = Shipment(order_id=order.id, user_id=by.id, boxes=len(boxes), boards=boards,
+                        shipped_at=now)
+    session.add(shipment)
+    events.record(session, "order.shipped", f"order:{order.number}",
+                  {"boxes": len(boxes), "boards": boards, "released_by": by.full_name}, by)
+    session.commit()
+    return shipment
+
+
+def packing_list(session: Session, order: WorkOrder) -> list[dict]:
+    """The order's boxes with every serial in each."""
+    out = []
+    for box in session.exec(select(Box).where(Box.order_id == order.id).order_by(Box.number)):
+        serials = session.exec(select(Board.serial).join(BoxBoard).where(
+            BoxBoard.box_id == box.id).order_by(Board.serial)).all()
+        out.append({"number": box.number, "capacity": box.capacity, "serials": list(serials),
+                    "closed": box.closed_at is not None})
+    return out
