@@ -110,7 +110,8 @@ class NotReady(StationError):
     todo = N_("Open the order's readiness screen and make every item green.")
 
     def extra(self):
-        return {"items": self.params.get("item_codes", [])}
+        return {"items": self.params.get("item_codes", []),
+                "codes": self.params.get("codes", [])}
 
 
 class OutOfSequence(StationError):

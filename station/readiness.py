@@ -90,27 +90,26 @@ def stencil_item(session: Session, order: WorkOrder, rules: Rules) -> dict:
 
 
 def profile_item(session: Session, order: WorkOrder, rules: Rules, now: datetime) -> dict:
-    """Ready when a profile board of the product passed (or warned) on the order's paste lately."""
+    """Ready when the latest profile run of the product on the order's paste passed (or warned)
+    within the validity window; a newer failing run puts the oven in doubt again."""
     since = now - timedelta(hours=rules.profile_validity_hours)
-    runs = select(ProfileRun).join(ProfileBoard).where(
+    latest = session.exec(select(ProfileRun).join(ProfileBoard).where(
         ProfileBoard.product_id == order.product_id, ProfileRun.paste == order.paste)
-    good = session.exec(runs.where(ProfileRun.verdict.in_(("PASS", "WARN")))
-                        .order_by(ProfileRun.id.desc())).first()
-    if good is not None and good.recorded_at >= since:
-        return _item("profile_board", None,
-                     f"Profile run #{good.id} on {good.profile_board_id}: {good.verdict}, "
-                     f"PWI {good.pwi:.0f} %.")
-    latest = session.exec(runs.order_by(ProfileRun.id.desc())).first()
-    todo = (f"Run a profile board of this product through the oven with paste {order.paste}.")
-    if latest is not None and latest.verdict not in ("PASS", "WARN"):
+        .order_by(ProfileRun.id.desc())).first()
+    todo = f"Run a profile board of this product through the oven with paste {order.paste}."
+    if latest is None:
+        return _item("profile_board", "NO_PROFILE_RUN",
+                     f"No profile run of this product on paste {order.paste}.", todo)
+    if latest.verdict not in ("PASS", "WARN"):
         return _item("profile_board", "PROFILE_FAILED",
                      f"The latest profile run #{latest.id} is {latest.verdict}.", todo)
-    if good is not None:
+    if latest.recorded_at < since:
         return _item("profile_board", "PROFILE_EXPIRED",
-                     f"The last passing profile run #{good.id} is older than "
+                     f"The last profile run #{latest.id} is older than "
                      f"{rules.profile_validity_hours:g} h.", todo)
-    return _item("profile_board", "NO_PROFILE_RUN",
-                 f"No profile run of this product on paste {order.paste}.", todo)
+    return _item("profile_board", None,
+                 f"Profile run #{latest.id} on {latest.profile_board_id}: {latest.verdict}, "
+                 f"PWI {latest.pwi:.0f} %.")
 
 
 def pcb_item(session: Session, order: WorkOrder, rules: Rules, now: datetime) -> dict:

@@ -64,7 +64,7 @@ def scan(session: Session, station_id: str, raw, user: User, scan_id=None,
     red = readiness.red_items(session, order, rules.ready_rules)
     if red:
         raise NotReady(order=order.number, items=", ".join(i["message"] for i in red),
-                       item_codes=[i["item"] for i in red])
+                       item_codes=[i["item"] for i in red], codes=[i["code"] for i in red])
     index = _common_step(session, boards, product.route, station.type)
     answer = _pass_step(session, boards, order, product, station, index, user, code, scan_id,
                         rules)

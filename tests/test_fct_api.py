@@ -377,7 +377,6 @@ def test_a_signoff_is_201_and_a_later_change_voids_it(api, app):
     assert order["signoff"] == {**got, "valid": True}
     codes = [b["code"] for b in order["shipment_blockers"]]
     assert "SIGNOFF_VOID" not in codes and "NOT_SIGNED_OFF" not in codes
-    assert "NOT_ALL_PASSED" not in codes
 
     assert result(api, api.line.serials[2], "fail").status_code == 201
     order = api.get(ORDER).get_json()
@@ -422,7 +421,7 @@ def test_the_fct_station_screen_shows_and_records_attempts(api, app, client):
     html = client.post("/fct/T-FCT/board", data={"code": sn, "outcome": "pass"}) \
         .get_data(as_text=True)
     assert "PASS recorded" in html and "passed" in html
-    assert html.count('class="verdict') == 2  # both attempts in the table
+    assert html.count('class="verdict fail"') == html.count('class="verdict pass"') == 1
     assert count(app, TestAttempt) == 2
 
     html = client.post("/fct/T-FCT/board", data={"code": early, "outcome": "pass"}) \
@@ -487,5 +486,6 @@ def test_the_review_page_shows_yields_and_the_signature_box(api, app, client):
     page = client.get("/orders/WO-1/review").get_data(as_text=True)
     assert "VOID" in page and 'id="sign-badge"' not in page
     page = client.post("/orders/WO-1/review", data={**form, "badge": "10001", "pin": "1234"})
-    assert "FORBIDDEN" in page.get_data(as_text=True) and count(app, Signoff) == 1
+    assert page.status_code == 200 and "VOID" in page.get_data(as_text=True)
+    assert count(app, Signoff) == 1, "only QA signs"
 

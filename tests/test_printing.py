@@ -367,6 +367,9 @@ def test_printing_from_a_page_never_waits_for_a_hanging_printer(app, line, clien
         page = client.get(r.headers["Location"]).get_data(as_text=True)
         assert "did not answer its status request within 0.3 s" in page
         assert "Not reachable" in page and f'id="job-{job_id}"' in page
+        assert 'hx-trigger="every 2s"' in page
+        polled = client.get("/labels/printers/jobs").get_data(as_text=True)
+        assert f'id="job-{job_id}"' in polled and "<html" not in polled
         fragment = client.post("/labels/print", data={"label": "panel", "key": "WO-1-00001"},
                                headers={"HX-Request": "true"}).get_data(as_text=True)
         assert "NOT_FOUND" in fragment or "No panel" in fragment

@@ -248,7 +248,7 @@ def test_stencil_needs_cleaning_at_exactly_its_interval_and_a_cleaning_resets_it
     got = item(session, number, "stencil")
     assert got["code"] == "STENCIL_NEEDS_CLEANING" and "3 prints" in got["message"]
     err = refused(session, scanning.scan, "T-PRINT", serials[3], op)
-    assert isinstance(err, NotReady) and err.extra() == {"items": ["stencil"]}
+    assert isinstance(err, NotReady) and err.extra()["items"] == ["stencil"]
     assert prints(session, sid) == 3
 
     stencils.record_cleaning(session, op, sid)
@@ -281,7 +281,7 @@ def test_life_warning_at_90_pct_then_life_reached_mid_order_stops_the_next_print
     before = stored(session)
     err = refused(session, scanning.scan, "T-PRINT", serials[10], op)
     assert err.code == "NOT_READY" and err.status == 409
-    assert err.params["item_codes"] == ["stencil"] and err.extra() == {"items": ["stencil"]}
+    assert err.params["item_codes"] == ["stencil"] and err.extra()["items"] == ["stencil"]
     assert sid in str(err) and number in str(err)
     err = refused(session, scanning.scan, "T-SPI", serials[0], op)  # any station of the order
     assert err.code == "NOT_READY"
@@ -539,8 +539,10 @@ def test_while_items_are_red_every_scan_at_every_station_is_refused(session, lin
         for code in (serials[0], f"{number}-P0001"):
             err = refused(session, scanning.scan, station, code, op, scan_id=f"x{station}{code}")
             assert isinstance(err, NotReady) and err.status == 409, (station, code)
-            assert err.extra() == {"items": ["data_package", "stencil", "profile_board",
-                                             "blank_pcbs"]}
+            assert err.extra()["items"] == ["data_package", "stencil", "profile_board",
+                                            "blank_pcbs"]
+            assert err.extra()["codes"] == ["NO_DATA_PACKAGE", "NO_STENCIL", "NO_PROFILE_RUN",
+                                            "PCB_SHORT"]
             assert number in str(err)
 
     assert stored(session) == before
@@ -554,7 +556,7 @@ def test_one_red_item_stops_the_order_and_green_lets_it_go(session, line, admin,
 
     for station, serial in (("T-SPI", serials[0]), ("T-PRINT", serials[1])):
         err = refused(session, scanning.scan, station, serial, op)
-        assert err.code == "NOT_READY" and err.extra() == {"items": ["data_package"]}
+        assert err.code == "NOT_READY" and err.extra()["items"] == ["data_package"]
     assert stored(session) == before
 
     upload(session, admin, code)

@@ -273,7 +273,7 @@ def _explained(session: Session, err: UnknownBoard, scan) -> StationError:
     found = list(scan.hints)
     for hint, candidate in repairs(scan.code or ""):
         if _known(session, candidate):
-            found.append(f"{hint}; {candidate} is known here")
+            found = [h for h in found if h != hint] + [f"{hint}; {candidate} is known here"]
             break
     if not found:
         return err

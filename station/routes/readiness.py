@@ -120,8 +120,6 @@ def create_lot(user):
     d = json_body()
     lot = pcb_lots.register_lot(get_session(), user, d.get("lot"), d.get("product"),
                                 d.get("revision"), d.get("quantity"), d.get("floor_life_hours"))
-    if d.get("opened"):
-        lot = pcb_lots.open_lot(get_session(), user, lot.lot) if user.role != "admin" else lot
     return jsonify(lot_view(get_session(), lot)), 201
 
 

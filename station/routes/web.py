@@ -51,7 +51,8 @@ def web_user() -> User | None:
             time.time() - session.get("seen", 0) > idle:
         session.clear()
         return None
-    session["seen"] = int(time.time())
+    if request.headers.get("X-Poll") != "1":  # a screen polling by itself is not a person
+        session["seen"] = int(time.time())
     return user
 
 
