@@ -8,6 +8,7 @@ from waitress import serve
 from station import create_app
 from station.devices.profiler_reader import start_profilers
 from station.devices.scanner import start_scanners
+from station.mqtt import start_relay
 
 
 def main() -> None:
@@ -29,6 +30,11 @@ def main() -> None:
             logging.info(seed(session, app.config["PIN_PEPPER"]))
     start_profilers(app)
     start_scanners(app)
+    # The MQTT outbox relay, when [mqtt] url (or MQTT_URL) names a broker: it publishes the
+    # event log in order and moves its cursor on the broker's acknowledgement, in a thread that
+    # requests never wait for. One runs per station even with several processes (an OS lock in
+    # the instance folder); a killed station shows offline through its last will.
+    start_relay(app)
     logging.info("station at http://%s:%d", args.host, args.port)
     serve(app, host=args.host, port=args.port, threads=args.threads)
 

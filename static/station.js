@@ -57,7 +57,17 @@
     if (r) beep(r.dataset.outcome);
     keepFocus();
   });
-  document.addEventListener("htmx:sendError", () => {
+  // The feed of the serial scanners is polled: a station that stopped answering is said once,
+  // not beeped at every poll, and the next answer clears the way for the next time.
+  let feedDown = false;
+  document.addEventListener("htmx:afterRequest", (e) => {
+    if (e.target.id === "feed" && e.detail.successful) feedDown = false;
+  });
+  document.addEventListener("htmx:sendError", (e) => {
+    if (e.target.id === "feed") {
+      if (feedDown) return;
+      feedDown = true;
+    }
     const r = document.getElementById("result");
     if (!r) return;
     r.className = "result refused";

@@ -1,9 +1,8 @@
-"""Labels the line scans: board, panel, box (SSCC) and traveller; Code 128, DataMatrix and ZPL.
+"""Labels the line scans: board, panel, box (SSCC) and traveller; Code 128, DataMatrix and ZPL."""
 
-Pure functions build the symbols; the `*_label` functions read what a label says from the
-database; the `*_zpl` functions turn a label into ZPL for a Zebra-type printer. The pages that
-show the same labels in a browser are templates under templates/labels/.
-"""
+# Pure functions build the symbols; the `*_label` functions read what a label says from the
+# database; the `*_zpl` functions turn a label into ZPL for a Zebra-type printer. The pages that
+# show the same labels in a browser are templates under templates/labels/.
 
 import json
 import math
@@ -16,11 +15,11 @@ from pathlib import Path
 from barcode.charsets import code128 as c128
 from barcode.codex import Code128, Gs1_128
 from ppf.datamatrix import DataMatrix
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from station.errors import N_, InvalidInput, NotFound, StationError, UnknownBoard
 from station.masterdata import find_order
-from station.models import Board, Customer, Product, WorkOrder
+from station.models import Board, Box, BoxBoard, Customer, Product, WorkOrder
 
 START = {103: "A", 104: "B", 105: "C"}
 SWITCH = {99: "C", 100: "B", 101: "A"}
@@ -127,15 +126,22 @@ def decode_values(values) -> tuple[str, bool]:
                 gs1 = True
             else:
                 out.append(GS)
-        elif v in SWITCH and not (charset == "C" and v == 99):
+        elif _switches(v, charset):
             charset = SWITCH[v]
         elif charset == "C":
             out.append(f"{v:02d}")
+        elif v in (96, 97, 98, 100, 101):  # FNC2-4 and SHIFT: never made here, never accepted
+            out.append("\ufffd")
         elif charset == "B" or v < 64:
             out.append(chr(v + 32))
         else:
             out.append(chr(v - 64))
     return "".join(out), gs1
+
+
+def _switches(value: int, charset: str) -> bool:
+    """True when the value switches code set here (in C 99 is digits; in B 100, in A 101: FNC4)."""
+    return value in SWITCH and SWITCH[value] != charset
 
 
 def code128(data, what: str = "the data") -> Bars:
@@ -223,8 +229,7 @@ class Svg:
 
 def bars_svg(bars: Bars, width_mm: float, height_mm: float, preferred_mm: float = 0.25,
              smallest_mm: float = 0.19) -> Svg:
-    """The bars with their quiet zones as SVG, one rect per bar in module units, at most
-    `width_mm` wide."""
+    """The bars and quiet zones as SVG at most `width_mm` wide, a rect a bar in module units."""
     total = bars.width + 2 * QUIET_MODULES
     module = module_for(total, width_mm, bars.hri or bars.data, "Code 128", preferred_mm,
                         smallest_mm)
@@ -333,11 +338,10 @@ def sscc(rule: SsccRule, reference: int) -> str:
 
 
 class SsccCounter:
-    """Serial references for SSCCs, one per box of an order, kept in a JSON file.
+    """Serial references for SSCCs, one per box of an order, kept in a JSON file."""
 
-    A stand-in until boxes have a table: the same box gets the same reference on a reprint, a
-    new box the next one. One station process only; a shared database needs the table.
-    """
+    # A stand-in until boxes have a table: the same box gets the same reference on a reprint, a
+    # new box the next one. One station process only; a shared database needs the table.
 
     def __init__(self, path: str | os.PathLike, first: int = 1):
         self.path, self.first = Path(path), first
@@ -471,15 +475,24 @@ def panel_labels(session: Session, panel_id: str) -> list[PanelLabel]:
 
 def box_label(session: Session, number: str, box: int, rule: SsccRule, counter: SsccCounter,
               per_box: int | None = None) -> BoxLabel:
-    """Box `box` of an order packed `per_box` boards a box (all in one box by default)."""
+    """Box `box` of an order: as packed at PACK, else `per_box` boards a box (default: one box)."""
     order = find_order(session, number)
-    per_box = order.quantity if per_box is None else per_box
-    if isinstance(per_box, bool) or not isinstance(per_box, int) or per_box < 1:
-        raise InvalidInput(detail="boards per box must be a whole number of at least 1")
-    boxes = math.ceil(order.quantity / per_box)
-    if isinstance(box, bool) or not isinstance(box, int) or not 1 <= box <= boxes:
-        raise NotFound(what="box", key=f"{box} of order {number} ({boxes} boxes of {per_box})")
-    quantity = min(per_box, order.quantity - (box - 1) * per_box)
+    packed = session.exec(select(Box).where(Box.order_id == order.id, Box.number == box)).first()
+    if packed is not None:  # the boards really in it; the expected count of boxes of its size
+        per_box = packed.capacity
+        quantity = session.exec(select(func.count()).select_from(BoxBoard)
+                                .where(BoxBoard.box_id == packed.id)).one()
+        boxes = max(math.ceil(order.quantity / per_box), session.exec(
+            select(func.max(Box.number)).where(Box.order_id == order.id)).one())
+    else:
+        per_box = order.quantity if per_box is None else per_box
+        if isinstance(per_box, bool) or not isinstance(per_box, int) or per_box < 1:
+            raise InvalidInput(detail="boards per box must be a whole number of at least 1")
+        boxes = math.ceil(order.quantity / per_box)
+        if isinstance(box, bool) or not isinstance(box, int) or not 1 <= box <= boxes:
+            raise NotFound(what="box",
+                           key=f"{box} of order {number} ({boxes} boxes of {per_box})")
+        quantity = min(per_box, order.quantity - (box - 1) * per_box)
     customer, product = _order_parts(session, order)
     sscc(rule, 0)  # a wrong prefix in the configuration uses up no reference
     code = sscc(rule, counter.reference(order.number, box))
@@ -515,8 +528,9 @@ DM_ESCAPE = "|"  # the ^BX escape character, set explicitly; never in a serial o
 
 
 def zpl_text(text: str) -> str:
-    """Field data for ^FH_: ^, ~, _ and anything not printable ASCII as _XX of its UTF-8 bytes,
-    so text cannot end the field or start a ZPL command."""
+    """Text as ^FH_ field data that cannot end the field or start a ZPL command."""
+    # ^ ends a field and ~ starts a command even inside ^FD; they, the _ indicator itself and
+    # anything not printable ASCII go as _XX of their UTF-8 bytes (^CI28 prints UTF-8).
     out = []
     for ch in text:
         if " " <= ch <= "~" and ch not in "^~" + FH:
@@ -527,17 +541,21 @@ def zpl_text(text: str) -> str:
 
 
 def zpl_code128_data(bars: Bars) -> str:
-    """The ^BC field data (mode N) for exactly these symbol values: start and switch codes
-    spelled as invocation codes, FNC1 as >8, so the printer builds the same symbol."""
+    """The ^BC data (mode N) of exactly these symbol values: starts, switches and FNC1 spelled."""
+    # Spelling out every start and switch code (>9 >: >; >5 >6 >7 >8) makes the printer build
+    # the very symbol the page shows, not one its own optimiser picks.
     charset, out = START[bars.values[0]], [{"A": ">9", "B": ">:", "C": ">;"}[START[bars.values[0]]]]
     for v in bars.values[1:]:
         if v == FNC1:
             out.append(">8")
-        elif v in SWITCH and not (charset == "C" and v == 99):
+        elif _switches(v, charset):
             out.append(f">{v - 94}")  # 99 >5, 100 >6, 101 >7
             charset = SWITCH[v]
         elif charset == "C":
             out.append(f"{v:02d}")
+        elif v > 95:
+            raise NotEncodable(what=bars.data, symbology="ZPL Code 128",
+                               reason=f"symbol value {v} in set {charset} is not supported")
         else:
             ch = chr(v + 32) if charset == "B" or v < 64 else chr(v - 64)
             out.append({">": "><", "~": ">="}.get(ch) or zpl_text(ch))

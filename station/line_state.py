@@ -43,7 +43,7 @@ SEGMENT = re.compile(r"[^a-z0-9_-]+")
 
 @dataclass
 class StateRules:
-    """How a state is derived and counted (config/station.toml [station_state], [site], [shifts])."""
+    """How a state is derived and counted ([station_state], [site], [shifts] of station.toml)."""
 
     running_minutes: float = 5.0
     timezone: str = "UTC"
@@ -71,7 +71,9 @@ def slug(name: str) -> str:
 
 def _aware(dt: datetime | None) -> datetime | None:
     """SQLite hands back naive UTC times; make them aware."""
-    return None if dt is None or dt.tzinfo else dt.replace(tzinfo=UTC)
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _last_activity(session: Session, station: Station) -> tuple[int | None, datetime | None]:

@@ -175,7 +175,9 @@ def _day(value) -> date:
     if value is None:
         return date.today()
     try:
-        return date.fromisoformat(value) if isinstance(value, str) else None
+        if not isinstance(value, str):  # a number or a list is no date (None was a 500)
+            raise ValueError(value)
+        return date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(detail="paid_on must be a date such as 2026-11-27") from None
 

@@ -73,6 +73,16 @@ ATTEMPT = _obj(id=INT, serial=STR, station=STR, outcome=STR, program=STR, progra
                fixture=STR, started_at=STR, ended_at=STR, measurements=_arr(MEASUREMENT),
                sha256=STR, state=STR)
 
+STATION_STATE = _obj(
+    station=STR, line=STR, type=STR, node=STR,
+    state={"enum": ["running", "idle", "blocked", "setup", "down"]}, state_code=INT,
+    state_since=STR, state_reason=STR, state_source={"enum": ["derived", "operator"]}, job=STR,
+    recipe=STR, job_done=INT, job_total=INT, boards_scanned=INT, passed_this_hour=INT,
+    tests_passed=INT, tests_failed=INT, ready=BOOL, red_item=STR, red_message=STR, hold=BOOL,
+    hold_reason=STR, data_package_ready=BOOL, stencil_ready=BOOL, profile_board_ready=BOOL,
+    blank_pcbs_ready=BOOL, defect_1=STR, defect_1_count=INT, last_activity=STR, last_seq=INT,
+    hourly_target=INT, ts=STR)
+
 PATHS = {
     "/api/v1/openapi.json": {"get": op("This document", "anyone", errors=())},
     "/api/v1/customers": {"post": op(
@@ -273,6 +283,29 @@ PATHS = {
     "/api/v1/customers/{code}/terms": {"post": op(
         "Approve monthly terms (who, when) or return the customer to prepaid", "finance",
         _obj(["terms"], terms={"enum": ["prepaid", "monthly"]}), params=("code",))},
+    "/api/v1/lines/{line_id}": {"get": op(
+        "The line dashboard as JSON: every station's state snapshot (from the broker's retained "
+        "state when connected, else this database), its online flag, target against actual this "
+        "hour and the top defects", "any signed-in role", params=("line_id",),
+        answer=_obj(line=STR, name=STR, live=BOOL, stations=_arr(STATION_STATE),
+                    summary=_obj(target=INT, actual=INT, expected_by_now=INT, behind=INT,
+                                 last_station=STR, hour=STR,
+                                 defects=_arr(_obj(code=STR, count=INT)))))},
+    "/api/v1/stations/{station_id}/state": {
+        "get": op("The station's state snapshot (running, idle, blocked, setup, down; SEMI E10 "
+                  "code), as its retained MQTT state carries it", "any signed-in role",
+                  answer=STATION_STATE, params=("station_id",)),
+        "post": op("Set the station's state with a reason (event station.state_set); it holds "
+                   "until another is set or a board passes the station; \"auto\" hands back to "
+                   "the derived state", "operator, qa, supervisor",
+                   _obj(["state", "reason"], state={"enum": ["running", "idle", "blocked",
+                                                             "setup", "down", "auto"]},
+                        reason=STR), 201, STATION_STATE, params=("station_id",))},
+    "/api/v1/outbox": {"get": op(
+        "The MQTT outbox: broker configured and connected, events waiting to be published, "
+        "the relay's cursor", "any signed-in role",
+        answer=_obj(configured=BOOL, connected=BOOL, waiting=INT, last_error=STR,
+                    relay={"type": "object", "nullable": True}), errors=(401,))},
 }
 
 

@@ -1,10 +1,9 @@
-"""Label printers on raw TCP (port 9100): a queue per printer that sends jobs one at a time.
+"""Label printers on raw TCP (port 9100): a queue per printer that sends jobs one at a time."""
 
-Each printer has one worker thread, started with its first job; a web request only puts a job
-on the queue and never waits for the printer. A job is tried, on failure retried with a growing
-pause, and ends `sent` or `failed` with the reason in the floor's words. A Zebra takes one
-connection at a time, so the jobs of a printer go out in order, one connection each.
-"""
+# Each printer has one worker thread, started with its first job; a web request only puts a job
+# on the queue and never waits for the printer. A job is tried, on failure retried with a growing
+# pause, and ends `sent` or `failed` with the reason in the floor's words. A Zebra takes one
+# connection at a time, so the jobs of a printer go out in order, one connection each.
 
 import itertools
 import logging

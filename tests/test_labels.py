@@ -1,5 +1,4 @@
-"""Label symbols without Flask: Code 128 read back from its SVG bars, DataMatrix read back from
-its modules, SSCC check digits, ZPL that cannot be injected."""
+"""Label symbols without Flask: Code 128 and DataMatrix read back, SSCC, ZPL injection."""
 
 import re
 
@@ -38,10 +37,7 @@ def svg_modules(svg: str) -> str:
 
 
 def read_code128(svg: str) -> tuple[str, bool]:
-    """Scan the bars like a reader: quiet zones, symbol widths, check value, data.
-
-    Returns the data (GS for an FNC1 inside it) and whether it is GS1-128 (FNC1 first).
-    """
+    """Scan the bars like a reader: (data with GS for inner FNC1s, GS1-128 or not)."""
     modules = svg_modules(svg)
     first, last = modules.index("1"), modules.rindex("1")
     assert first >= 10 and len(modules) - 1 - last >= 10, "quiet zones under 10 modules"

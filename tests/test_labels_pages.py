@@ -108,6 +108,21 @@ def test_a_box_label_carries_order_customer_quantity_and_sscc(signed_in, app):
     assert signed_in.get("/labels/boxes/WO-1/1?per_box=0").status_code == 400
 
 
+def test_a_packed_box_shows_the_boards_really_in_it(signed_in, session):
+    from sqlmodel import select
+
+    from station import shipping
+    from station.models import Board, WorkOrder
+
+    order = session.exec(select(WorkOrder).where(WorkOrder.number == "WO-1")).one()
+    boards = list(session.exec(select(Board).where(Board.order_id == order.id)
+                               .order_by(Board.id)))
+    shipping.pack(session, order, boards[:3], capacity=4)  # box 1 holds 3 of its 4 so far
+    session.commit()
+    html = signed_in.get("/labels/boxes/WO-1/1?per_box=1").get_data(as_text=True)
+    assert "3 pcs" in html and "1 of 2" in html  # per_box is the packed box's capacity
+
+
 def test_a_wrong_company_prefix_gives_a_clear_error(signed_in, app):
     app.config["SETTINGS"]["labels"]["gs1_company_prefix"] = "12AB"
     r = signed_in.get("/labels/boxes/WO-1/1")

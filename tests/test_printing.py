@@ -1,5 +1,4 @@
-"""The print queue against a stand-in printer on 127.0.0.1: it captures, refuses, hangs, comes
-back; jobs go in order, are retried, fail with a reason, and never hold up a web request."""
+"""The print queue against a stand-in printer on 127.0.0.1 that captures, refuses, hangs."""
 
 import socket
 import threading
@@ -18,8 +17,7 @@ LABEL = "^XA^FO10,10^A0N,30,30^FDhello^FS^XZ\n"
 
 
 class FakePrinter:
-    """A raw port-9100 printer: `ok` answers ~HS and captures each connection's bytes, `silent`
-    accepts and then neither reads nor answers."""
+    """A port-9100 printer: `ok` answers ~HS and captures; `silent` never reads nor answers."""
 
     def __init__(self, mode: str = "ok", port: int = 0, status: bytes = READY,
                  rcvbuf: int | None = None):

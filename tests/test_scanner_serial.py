@@ -463,7 +463,7 @@ def test_an_idle_operator_is_no_longer_signed_in(app, line, port, device):
 
 def test_a_badge_without_a_pin_sign_in_here_is_refused(app, line, port, device):
     result = refused_and_nothing_stored(app, line, device, b"10002\r", "BADGE_NEEDS_PIN")
-    assert "QA One" in reason(result) and "badge and PIN" in reason(result)
+    assert "Qa One" in reason(result) and "badge and PIN" in reason(result)
 
 
 def test_an_unknown_badge_is_refused(app, line, port, device):
@@ -491,7 +491,7 @@ def test_a_badge_switches_to_an_operator_who_signed_in_with_a_pin_here(app, line
     assert qa is not None
 
 
-# --- the screen's feed -----------------------------------------------------------------------------
+# --- the screen's feed ---------------------------------------------------------------------------
 
 
 def feed(client, after=0):

@@ -7,8 +7,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from station.codes import (CAPS_HINT, DASH_HINT, RAW_LIMIT, YZ_HINT, Label, LabelRules, hints,
-                           normalise, repairs, understand)
+from station.codes import (
+    CAPS_HINT,
+    DASH_HINT,
+    RAW_LIMIT,
+    YZ_HINT,
+    Label,
+    LabelRules,
+    hints,
+    normalise,
+    repairs,
+    understand,
+)
 from station.config import load_settings
 
 GS, RS, EOT = "\x1d", "\x1e", "\x04"

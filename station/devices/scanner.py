@@ -197,7 +197,7 @@ class ScanFeed:
     """Each station's latest serial-scan results and scanner events, numbered in order."""
 
     def __init__(self, keep: int = 50):
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._seq = 0
         self._keep = keep
         self._entries: dict[str, deque[FeedEntry]] = {}
@@ -208,12 +208,25 @@ class ScanFeed:
             self._seq += 1
             entry = FeedEntry(self._seq, station, kind, data)
             self._entries.setdefault(station, deque(maxlen=self._keep)).append(entry)
+            self._lock.notify_all()
             return entry.seq
 
     def since(self, station: str, after: int) -> list[FeedEntry]:
         """The station's entries after sequence number `after`, oldest first."""
         with self._lock:
             return [e for e in self._entries.get(station, ()) if e.seq > after]
+
+    def wait(self, station: str, after: int, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for an entry of the station after `after`; whether one
+        came."""
+        end = time.monotonic() + timeout
+        with self._lock:
+            while not any(e.seq > after for e in self._entries.get(station, ())):
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._lock.wait(left)
+            return True
 
     def last_seq(self) -> int:
         """The newest sequence number given out (a new page starts after it)."""

@@ -7,6 +7,7 @@ from station.routes import (
     boards,
     fct,
     labels,
+    line,
     masterdata,
     orders,
     profiles,
@@ -18,7 +19,7 @@ from station.routes import (
 
 # One blueprint module per floor concept: `bp` for its pages, `api` for its /api/v1 part.
 MODULES = (api, auth, scans, boards, orders, masterdata, profiles, readiness, fct, labels,
-           shipping)
+           shipping, line)
 
 
 def init_app(app) -> None:

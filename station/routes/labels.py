@@ -190,8 +190,7 @@ def queue_print(user, d) -> dict:
 @bp.post("/print")
 @login_required("floor")
 def print_label():
-    """Print a label on the station's printer (form: label, key, box, per_box, symbology,
-    copies, station or printer); answers at once with the queued job."""
+    """Queue a label on the station's printer (form fields as the API's body); answers at once."""
     job = queue_print(g.user, request.form)
     if is_htmx():
         return render_template("labels/_job.html", job=job)

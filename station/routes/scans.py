@@ -24,6 +24,7 @@ bp = Blueprint("scans", __name__)
 api = Blueprint("scans_api", __name__, url_prefix="/api/v1")
 FEED_POLL_MS = 400  # how often a station screen with serial scanners asks for their results
 SEEN_STEP_S = 60  # serial work moves the session's idle clock on in steps of this, at most
+MAX_WAIT_S = 1.0  # the longest a feed request may wait for news
 
 
 def scan_rules() -> scanning.ScanRules:
@@ -133,18 +134,24 @@ def scan_at_station(station_id):
 @bp.get("/station/<station_id>/feed")
 def station_feed(station_id):
     """What the station's serial scanners did after `after`, one result at a time (the marker
-    asks again at once while more wait); 204 while nothing is new."""
+    asks again at once while more wait); 204 while nothing is new. With `wait` (seconds, at
+    most 1) the answer waits for news that long first."""
     user = _feed_user(station_id)
     if user is None:
         response = current_app.response_class(status=200)
         response.headers["HX-Redirect"] = url_for("auth.login", next=f"/station/{station_id}")
         return response
-    station, desk = _station(station_id), _desk()
-    became = _follow_badge(station.id, user, desk)
+    desk = _desk()
+    became = _follow_badge(station_id, user, desk)
     after = request.args.get("after", 0, type=int)
-    new = desk.feed.since(station.id, after)
+    wait = min(max(request.args.get("wait", 0.0, type=float), 0.0), MAX_WAIT_S)
+    if wait and became is None:
+        get_session().close()  # no transaction held open while waiting
+        desk.feed.wait(station_id, after, wait)
+    new = desk.feed.since(station_id, after)
     if not new and became is None:
         return "", 204
+    station = _station(station_id)
     results = [e for e in new if e.kind == "result"]
     shown = results[0] if results else None
     more = len(results) > 1

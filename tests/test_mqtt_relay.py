@@ -1,0 +1,200 @@
+"""The outbox relay against a real Mosquitto: order, completeness, outages, one relay per name."""
+
+import threading
+import time
+
+import pytest
+from conftest import Api, build_line, make_app
+from sqlmodel import Session, func, select
+from test_mqtt_broker import Broker, Consumer, broker, needs_broker, wait_until  # noqa: F401
+
+from station import mqtt
+from station.models import Event, RelayCursor
+
+pytestmark = needs_broker
+ALL = ["acme/plant1/smt/#"]
+FAST = {"reconnect_max_s": 1, "keepalive_s": 5}
+
+
+def events_in_db(app) -> list[tuple[int, str]]:
+    with Session(app.extensions["engine"]) as s:
+        return [(e.id, e.uid) for e in s.exec(select(Event).order_by(Event.id))]
+
+
+def last_id(app) -> int:
+    with Session(app.extensions["engine"]) as s:
+        return s.exec(select(func.max(Event.id))).one()
+
+
+def scan_through(api: Api, serials, stations=("T-PRINT", "T-SPI", "T-PLACE")):
+    """Walk each board through the first stations; returns each request's duration."""
+    took = []
+    for serial in serials:
+        for station in stations:
+            t0 = time.perf_counter()
+            r = api.scan(station, serial)
+            took.append(time.perf_counter() - t0)
+            assert r.status_code == 201, r.get_json()
+    return took
+
+
+@pytest.fixture
+def station(tmp_path, broker):  # noqa: F811
+    """A line node (every station of one database) publishing to the test's broker."""
+    app = make_app(tmp_path, MQTT={"url": broker.url, **FAST})
+    with Session(app.extensions["engine"], expire_on_commit=False) as s:
+        line = build_line(s, boards=60)
+    yield app, line
+    app.extensions["mqtt"].close()
+
+
+def test_events_arrive_in_order_and_complete_with_their_uid_and_sequence(station, broker):  # noqa: F811
+    app, line = station
+    consumer = Consumer(broker, ALL)
+    wait_until(consumer.connected.is_set)
+    relay = mqtt.start_relay(app)
+    scan_through(Api(app.test_client(), line), line.serials[:10])
+    wait_until(lambda: relay.cursor == last_id(app), 10)
+    wait_until(lambda: len(consumer.events()) == len(events_in_db(app)), 5)
+    received = [m for t, m in consumer.messages() if "/cfx/" in t or "/event/" in t]
+    assert [(m["Sequence"], m["UniqueID"]) for m in received] == events_in_db(app)  # no dups
+    with Session(app.extensions["engine"]) as s:
+        assert s.get(RelayCursor, relay.name).last_event_id == relay.cursor  # stored
+    status = consumer.latest("/status")
+    assert status["online"] is True and status["session"] == 1
+    # The retained state follows at most 0.2 s behind (five a second while busy).
+    wait_until(lambda: (consumer.latest("/t/t-place/state") or {}).get("boards_scanned") == 10)
+    state = consumer.latest("/t/t-place/state")
+    assert state["state"] == "running" and state["state_code"] == 1100
+    assert all(not isinstance(v, dict | list) and v is not None for v in state.values())
+    consumer.close()
+
+
+def test_the_broker_down_when_the_station_starts_loses_nothing(station, broker):  # noqa: F811
+    app, line = station
+    consumer = Consumer(broker, ALL)  # a persistent session the broker keeps for it
+    wait_until(consumer.connected.is_set)
+    broker.stop()
+    relay = mqtt.start_relay(app)
+    api = Api(app.test_client(), line)
+    took = scan_through(api, line.serials[:10])
+    assert max(took) < 0.5  # the requests never wait for the broker
+    out = api.get("/api/v1/outbox").get_json()
+    assert out["configured"] and not out["connected"] and out["waiting"] == len(events_in_db(app))
+    time.sleep(1.5)  # the relay keeps trying meanwhile
+    assert relay.cursor == 0
+    broker.start()
+    wait_until(lambda: relay.cursor == last_id(app), 10)
+    wait_until(lambda: len(consumer.events()) == len(events_in_db(app)), 5)
+    assert [(e["Sequence"], e["UniqueID"]) for e in consumer.events()] == events_in_db(app)
+    assert api.get("/api/v1/outbox").get_json()["waiting"] == 0
+    consumer.close()
+
+
+def test_a_broker_stopped_during_a_burst_of_scans_loses_nothing_and_keeps_the_order(
+        station, broker):  # noqa: F811
+    app, line = station
+    consumer = Consumer(broker, ALL)
+    wait_until(consumer.connected.is_set)
+    relay = mqtt.start_relay(app)
+    api = Api(app.test_client(), line)
+    took: list[float] = []
+    burst = threading.Thread(target=lambda: took.extend(scan_through(api, line.serials[:60])))
+    burst.start()
+    wait_until(lambda: relay.cursor > 60, 10)
+    broker.stop()  # mid-burst: scans go on, events wait in the database
+    stopped_at = last_id(app)
+    time.sleep(1.0)
+    assert last_id(app) > stopped_at  # still scanning while the broker is away
+    broker.start()
+    burst.join(60)
+    assert len(took) == 180 and max(took) < 1.0
+    wait_until(lambda: relay.cursor == last_id(app), 15)
+    wait_until(lambda: len(consumer.events()) == len(events_in_db(app)), 10)
+    firsts = consumer.events()  # duplicates (same UniqueID) dropped, as a consumer must
+    assert [(e["Sequence"], e["UniqueID"]) for e in firsts] == events_in_db(app)
+    sequences = [e["Sequence"] for e in firsts]
+    assert sequences == sorted(sequences)
+    consumer.close()
+
+
+def test_a_restarted_relay_resumes_after_its_cursor(tmp_path, broker):  # noqa: F811
+    app = make_app(tmp_path, MQTT={"url": broker.url, **FAST})
+    with Session(app.extensions["engine"], expire_on_commit=False) as s:
+        line = build_line(s, boards=4)
+    relay = mqtt.start_relay(app)
+    wait_until(lambda: relay.cursor == last_id(app), 10)
+    first = relay.cursor
+    app.extensions["mqtt"].close()
+    api = Api(app.test_client(), line)
+    scan_through(api, line.serials[:2], ("T-PRINT",))  # while no relay runs
+    consumer = Consumer(broker, ALL)
+    wait_until(consumer.connected.is_set)
+    again = make_app(tmp_path, MQTT={"url": broker.url, **FAST})  # the same database
+    with Session(again.extensions["engine"]) as s:
+        assert s.get(RelayCursor, relay.name).last_event_id == first
+    relay = mqtt.start_relay(again)
+    wait_until(lambda: relay.cursor == last_id(app), 10)
+    assert [e["Sequence"] for e in consumer.events()] == [first + 1, first + 2]
+    assert consumer.latest("/status")["session"] == 2
+    again.extensions["mqtt"].close()
+    consumer.close()
+
+
+def test_a_station_process_publishes_only_its_station(tmp_path, broker):  # noqa: F811
+    app = make_app(tmp_path, MQTT={"url": broker.url, "station": "T-SPI", "line_events": False,
+                                   **FAST})
+    with Session(app.extensions["engine"], expire_on_commit=False) as s:
+        line = build_line(s, boards=3)
+    consumer = Consumer(broker, ALL)
+    wait_until(consumer.connected.is_set)
+    relay = mqtt.start_relay(app)
+    assert relay.name == "t-spi-relay"
+    scan_through(Api(app.test_client(), line), line.serials, ("T-PRINT", "T-SPI"))
+    wait_until(lambda: relay.cursor == last_id(app), 10)
+    wait_until(lambda: len(consumer.messages("/cfx/WorkCompleted")) == 3)
+    assert {e["Station"] for e in consumer.events()} == {"T-SPI"}
+    assert consumer.latest("/t/t-spi/status")["online"] is True  # its own status and will
+    assert consumer.latest("/t/t-print/state") is None
+    app.extensions["mqtt"].close()
+    assert consumer.latest("/t/t-spi/status")["online"] is False  # a clean stop says so
+    consumer.close()
+
+
+def test_exactly_one_relay_runs_per_name_and_another_takes_over(tmp_path, broker):  # noqa: F811
+    # Two apps on one database and one instance folder stand for two processes of a
+    # multi-process server: the lock file lets one relay run; the other waits.
+    first = make_app(tmp_path, MQTT={"url": broker.url, **FAST})
+    second = make_app(tmp_path, MQTT={"url": broker.url, **FAST})
+    a, b = mqtt.start_relay(first), mqtt.start_relay(second)
+    wait_until(lambda: a.active or b.active)
+    time.sleep(0.3)
+    assert [a.active, b.active].count(True) == 1
+    winner, waiter = (a, b) if a.active else (b, a)
+    lock = winner.lock.path  # (test_mqtt_payloads shows it holds against another process)
+    winner.stop()
+    wait_until(lambda: waiter.active and waiter.connected, 6)
+    first.extensions["mqtt"].close()
+    second.extensions["mqtt"].close()
+    again = mqtt.RelayLock(lock)
+    assert again.acquire()  # given back when the relays stopped
+    again.release()
+
+
+def test_an_event_the_broker_refuses_stalls_the_relay_and_says_why(tmp_path):
+    users = {"t-spi": "pw"}
+    secured = Broker(tmp_path / "secured", users=users).start()
+    try:
+        app = make_app(tmp_path, MQTT={"url": secured.url, "station": "T-SPI", "username": "t-spi",
+                                       "password": "pw", "line_events": True, **FAST})
+        with Session(app.extensions["engine"], expire_on_commit=False) as s:
+            build_line(s, boards=1)  # line-level events: the ACL lets only the line's user write
+        relay = mqtt.start_relay(app)
+        wait_until(lambda: relay.refused is not None, 10)
+        assert "Not authorized" in relay.last_error
+        first_refused = relay.refused[0]
+        time.sleep(0.3)
+        assert relay.cursor < first_refused  # nothing after it counts as sent
+        app.extensions["mqtt"].close()
+    finally:
+        secured.stop()
