@@ -20,6 +20,7 @@ import math
 import os
 import platform
 import queue
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -174,13 +175,13 @@ class CpuMeter:
 def start_server(name: str, cmd: list[str], env: dict, port: int, log_dir: Path,
                  probe: str) -> subprocess.Popen:
     """Start a server process and wait until it answers `probe`."""
-    log = (log_dir / f"{name}.log").open("wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log,
-                            stderr=subprocess.STDOUT)
+    with (log_dir / f"{name}.log").open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log,
+                                stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            sys.exit(f"{name} exited early; see {log.name}:\n"
+            sys.exit(f"{name} exited early:\n"
                      + (log_dir / f"{name}.log").read_text()[-3000:])
         try:
             conn = http.client.HTTPConnection(HOST, port, timeout=2)
@@ -407,63 +408,83 @@ def main() -> None:
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="scan_load-"))
+    try:
+        report(args, measure(args, tmp))
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def measure(args, tmp: Path) -> dict[tuple[str, str], Result]:
+    """Set up both servers, run every phase against each, stop them; the results by phase."""
     station_url = f"sqlite:///{tmp / 'station.db'}"
     print(f"scan_load: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"SQLite {sqlite3.sqlite_version}, {args.threads} waitress threads per server, "
           f"files in {tmp}")
     p50, p99 = fsync_ms(tmp)
     print(f"disk: 4 KiB append + fsync p50 {p50:.2f} ms, p99 {p99:.2f} ms")
-
     tokens = create_users(station_url, tmp / "instance")
     sport, fport = free_port(), free_port()
-    station = start_server(
-        "station", [sys.executable, "run.py", "--host", HOST, "--port", str(sport),
-                    "--threads", str(args.threads)],
-        {"DATABASE_URL": station_url, "SECRET_KEY": "bench-secret", "PIN_PEPPER": PEPPER,
-         "MQTT_URL": ""}, sport, tmp, "/api/v1/openapi.json")
-    floor = start_server(
-        "floor", [sys.executable, "bench/floor_app.py", str(tmp / "floor.db"), "--port",
-                  str(fport), "--threads", str(args.threads)], {}, fport, tmp, "/ping")
-    servers = {"floor": (fport, floor.pid), "station": (sport, station.pid)}
-    closed_phase = f"closed, {args.threads} clients"
-    open_phase = f"open, {args.rate:g}/s offered"
-    results: dict[tuple[str, str], Result] = {}
+    procs = []
     try:
+        procs.append(start_server(
+            "station", [sys.executable, "run.py", "--host", HOST, "--port", str(sport),
+                        "--threads", str(args.threads)],
+            {"DATABASE_URL": station_url, "SECRET_KEY": "bench-secret", "PIN_PEPPER": PEPPER,
+             "MQTT_URL": ""}, sport, tmp, "/api/v1/openapi.json"))
+        procs.append(start_server(
+            "floor", [sys.executable, "bench/floor_app.py", str(tmp / "floor.db"), "--port",
+                      str(fport), "--threads", str(args.threads)], {}, fport, tmp, "/ping"))
+        servers = {"floor": (fport, procs[1].pid), "station": (sport, procs[0].pid)}
+        results: dict[tuple[str, str], Result] = {}
         serials = seed_line(sport, tokens, args.boards)
         # Closed loop takes boards from the front, open loop from the back: never the same.
         need_open = math.ceil(args.rate * args.open_seconds / len(SCANNED)) + 1
         closed_serials, open_serials = serials[:-need_open], serials[-need_open:]
         headers = {"Authorization": f"Bearer {tokens['operator']}"}
         for name, (port, pid) in servers.items():
-            print(f"{closed_phase} against {name} for {args.warmup + args.seconds:g} s ...",
-                  file=sys.stderr)
+            print(f"{phase_name('closed', args)} against {name} for "
+                  f"{args.warmup + args.seconds:g} s ...", file=sys.stderr)
             work = closed_work(closed_serials, args.threads)
             if name == "floor":  # the floor keeps no route: it may take the same scans again
                 work = [items * 10 for items in work]
-            results[closed_phase, name] = closed_loop(port, pid, headers, work, args.warmup,
-                                                      args.seconds)
+            results[phase_name("closed", args), name] = closed_loop(
+                port, pid, headers, work, args.warmup, args.seconds)
         for name, (port, pid) in servers.items():
-            print(f"{open_phase} against {name} for {args.open_seconds:g} s ...",
+            print(f"{phase_name('open', args)} against {name} for {args.open_seconds:g} s ...",
                   file=sys.stderr)
             # A board's next step is due 3 s of schedule after its last one.
-            results[open_phase, name] = open_loop(
+            results[phase_name("open", args), name] = open_loop(
                 port, pid, headers, open_work(open_serials, int(3 * args.rate)), args.rate,
                 args.open_seconds, 2 * args.threads)
+        return results
     finally:
-        stop_server(station)
-        stop_server(floor)
+        for proc in procs:
+            stop_server(proc)
 
+
+def phase_name(phase: str, args) -> str:
+    if phase == "closed":
+        return f"closed, {args.threads} clients"
+    return f"open, {args.rate:g}/s offered"
+
+
+def report(args, results: dict[tuple[str, str], Result]) -> None:
+    """Print the table, the ratios, the verdict and anything that makes the figures doubtful."""
     print()
     print(HEADER)
     print("-" * len(HEADER))
     for (phase, name), r in results.items():
         print(row(phase, name, r))
     print("-" * len(HEADER))
-    cf, cs = results[closed_phase, "floor"], results[closed_phase, "station"]
+    cf = results[phase_name("closed", args), "floor"]
+    cs = results[phase_name("closed", args), "station"]
     print(f"station/floor, closed loop: throughput {cs.rate / cf.rate:.2f}x, "
           f"p50 {cs.pct(50) / cf.pct(50):.1f}x, p99 {cs.pct(99) / cf.pct(99):.1f}x, "
           f"server CPU per scan {cs.cpu_ms_per_scan() / cf.cpu_ms_per_scan():.1f}x")
-    os_ = results[open_phase, "station"]
+    os_ = results[phase_name("open", args), "station"]
     verdict = "met" if os_.pct(99) < TARGET_P99_MS else "MISSED"
     print(f"station at {args.rate:g}/s offered: p99 {os_.pct(99):.2f} ms "
           f"(target < {TARGET_P99_MS:g} ms: {verdict})")
@@ -479,13 +500,6 @@ def main() -> None:
     if busy > 0.2:
         print(f"  warning: other processes used up to {busy:.2f} CPUs during the run; "
               "the figures are pessimistic, run again on a quiet machine")
-    if args.keep:
-        print(f"kept {tmp}")
-    else:
-        for path in sorted(tmp.rglob("*"), reverse=True):
-            path.rmdir() if path.is_dir() else path.unlink()
-        tmp.rmdir()
-
 
 if __name__ == "__main__":
     main()

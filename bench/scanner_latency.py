@@ -257,8 +257,8 @@ def run(folder: Path, master: int, child: subprocess.Popen, args) -> None:
 
 
 def measure(screen: Screen, master: int, scans, after: int, args, wait: bool, server=None):
-    """Write labels into the pty one by one; the time until the feed returns each accepted
-    (and, in `server`, how long the station itself took over each: understood, scanned, stored)."""
+    """Write labels into the pty one by one; the time until the feed returns each accepted."""
+    # `server` gets how long the station itself took over each: understood, scanned, stored.
     latencies, failures = [], 0
     ask = "&wait=1" if wait else ""
     for n in range(args.warmup + args.scans):

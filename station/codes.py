@@ -241,8 +241,7 @@ def hints(code: str, rules: LabelRules | None = None) -> list[str]:
 
 
 def repairs(code: str) -> list[tuple[str, str]]:
-    """Codes this one may have been before Caps Lock or a keyboard layout changed it, each with
-    the hint that names the cause."""
+    """What the code may have been before Caps Lock or a layout changed it, each with its hint."""
     fixed = code.translate(LAYOUT_FIX)
     out = [(CAPS_HINT, code.swapcase()), (DASH_HINT, fixed), (YZ_HINT, code.translate(YZ_SWAP)),
            (YZ_HINT, fixed.translate(YZ_SWAP)), (CAPS_HINT, fixed.swapcase())]
@@ -434,12 +433,10 @@ def _gs1_checks(elements: list, rules: LabelRules) -> tuple[list[str], list[str]
 
 
 def _absorbed(elements: list, labels: tuple[Label, ...]):
-    """A variable-length element whose data ends with other elements: its GS went missing.
-
-    biip reads `10LOT99` + `21SN1` without the GS between them as one (10) `LOT9921SN1`. Here
-    the data of each variable-length element is tried at every split: a tail that reads whole
-    as GS1 elements the label types expect beside it, none of them present already, is named.
-    """
+    """A variable-length element whose data ends with other elements: its GS went missing."""
+    # biip reads 10LOT99 + 21SN1 without the GS between them as one (10) LOT9921SN1. So the data
+    # of each variable-length element is tried at every split: a tail that reads whole as GS1
+    # elements the label types expect beside it, none of them present already, is named.
     present = {es.ai.ai for es in elements}
     for es in elements:
         if not es.ai.separator_required:
@@ -459,9 +456,9 @@ def _absorbed(elements: list, labels: tuple[Label, ...]):
 
 
 def _expected(name: str, beside: list[Label], labels: tuple[Label, ...]) -> bool:
-    """True when a label type beside the element names this AI; a label that takes any field
-    (or no label types at all) makes any AI expected but the company-internal 90-99, which fit
-    almost any text."""
+    """True when a label type beside the element expects this AI."""
+    # A label that takes any field ("*"), or no label types at all, makes any AI expected but
+    # the company-internal 90-99, whose free text would fit almost any tail.
     if any(name == lb.key or name in lb.required or name in lb.optional for lb in beside):
         return True
     return (not labels or any("*" in lb.optional for lb in beside)) and \

@@ -89,10 +89,16 @@ def confirm(session: Session, by: User, number, quotation_id=None) -> Quotation:
     order = lock_order(session, number)
     query = select(Quotation).where(Quotation.order_id == order.id)
     if quotation_id is not None:
+        if isinstance(quotation_id, bool) or not isinstance(quotation_id, int):
+            raise InvalidInput(detail="quotation is a quotation's id, a whole number")
         query = query.where(Quotation.id == quotation_id)
     row = session.exec(query.order_by(Quotation.id.desc())).first()
     if row is None:
         raise NotFound(what="quotation for order", key=order.number)
+    if row.currency != order.currency and paid(session, order) != 0:
+        # The payments are in the order's currency; another would mix them in one balance.
+        raise InvalidInput(detail=f"the order has payments in {order.currency}: a quotation "
+                                  f"in {row.currency} cannot set its price")
     row.confirmed_by_id, row.confirmed_at = by.id, utcnow()
     order.currency = row.currency
     session.add(row)

@@ -409,6 +409,7 @@ class Relay:
         self.published = self.acknowledged = 0
         self._acks: queue.SimpleQueue = queue.SimpleQueue()
         self._wake, self._stop = threading.Event(), threading.Event()
+        self._committed = threading.Event()  # a commit added events since the last look
         self._mids: dict[int, int] = {}  # paho message id -> event id, until acknowledged
         self._outstanding: deque[int] = deque()  # event ids handed over, in order
         self._done: set[int] = set()
@@ -431,6 +432,7 @@ class Relay:
 
     def notify(self) -> None:
         """Something was committed: look for new events now."""
+        self._committed.set()
         self._wake.set()
 
     def start(self) -> "Relay":
@@ -468,10 +470,10 @@ class Relay:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                if not self.lock.held and not self._take_lock():
-                    self._stop.wait(1.0)  # another process relays: take over when it stops
-                    continue
                 try:
+                    if not self.lock.held and not self._take_lock():
+                        self._stop.wait(1.0)  # another process relays: take over if it stops
+                        continue
                     self._round()
                 except Exception:  # the database may be busy or gone for a moment
                     log.exception("MQTT relay %s: round failed; retrying", self.name)
@@ -484,9 +486,29 @@ class Relay:
     def _take_lock(self) -> bool:
         if not self.lock.acquire():
             return False
-        if not self.sqlite and not self._take_pg_lock():
-            self.lock.release()
-            return False
+        try:
+            if not self.sqlite and not self._take_pg_lock():
+                self.lock.release()
+                return False
+            self._load_cursor()
+        except Exception:
+            self._release_locks()
+            raise
+        self.node = node_path(self.cfg, self.node_line)
+        self.status_topic = f"{self.cfg.prefix}/{self.node}/status"
+        self._open_client()
+        log.info("MQTT relay %s: publishing events after #%d to %s:%d", self.name, self.cursor,
+                 self.cfg.host, self.cfg.port)
+        return True
+
+    def _release_locks(self) -> None:
+        if self._pg_lock is not None:
+            self._pg_lock.close()
+            self._pg_lock = None
+        self.lock.release()
+
+    def _load_cursor(self) -> None:
+        """Where this relay got to (a new name starts before the first event)."""
         with Session(self.engine) as s:
             row = s.get(RelayCursor, self.name)
             if row is None:
@@ -500,12 +522,6 @@ class Relay:
             if self.cfg.station:
                 station = s.get(Station, self.cfg.station)
                 self.node_line = station.line if station else self.node_line
-        self.node = node_path(self.cfg, self.node_line)
-        self.status_topic = f"{self.cfg.prefix}/{self.node}/status"
-        self._open_client()
-        log.info("MQTT relay %s: publishing events after #%d to %s:%d", self.name, self.cursor,
-                 self.cfg.host, self.cfg.port)
-        return True
 
     def _take_pg_lock(self) -> bool:
         """On a shared PostgreSQL: one relay per name across every PC, by an advisory lock."""
@@ -523,6 +539,7 @@ class Relay:
         client.max_queued_messages_set(self.cfg.window + 100)  # the database holds the rest
         client.will_set(self.status_topic, self._status(False, will=True), qos=1, retain=True)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         self.client = client
@@ -547,6 +564,9 @@ class Relay:
         self.connected, self.last_error = True, ""
         self._resync = self._new_session = True
         self._wake.set()
+
+    def _on_connect_fail(self, _client, _userdata) -> None:
+        self.last_error = f"cannot reach the broker at {self.cfg.host}:{self.cfg.port}"
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props) -> None:
         self.connected = False
@@ -616,6 +636,7 @@ class Relay:
         room = self.cfg.window - len(self._outstanding)
         if room <= 0 or self.refused:
             return
+        self._committed.clear()
         with Session(reader(self.engine), expire_on_commit=False) as s:
             rows = s.exec(select(Event).where(Event.id > self._position).order_by(Event.id)
                           .limit(min(room, 500))).all()
@@ -671,35 +692,46 @@ class Relay:
         return list(s.exec(select(Station).order_by(Station.id)))
 
     def _publish_states(self) -> None:
-        """Republish the state of stations whose events went out, or all of them when due."""
+        """Republish the state of stations whose events went out, and of all when due.
+
+        New events go first: a state takes milliseconds to rebuild, so the loop gives way to
+        them between stations rather than make them wait behind a whole line's refresh.
+        """
         if not self.connected or self.client is None:
             return
         now = time.monotonic()
-        refresh = now >= self._refresh_at
-        if not refresh and not self._touched:
+        if now >= self._refresh_at:
+            self._refresh_at = now + self.cfg.state_refresh_s
+            self._touched.add("*")  # every served station: running turns idle by time alone
+        if not self._touched:
             return
-        everything = refresh or "" in self._touched  # an event without a station: readiness
+        forced = "*" in self._touched
+        everything = forced or "" in self._touched  # an event without a station: readiness
         later: set[str] = set()
         with Session(reader(self.engine), expire_on_commit=False) as s:
-            for station in self._served(s):
-                if not everything and station.id not in self._touched:
-                    continue
-                if not refresh and now - self._state_at.get(station.id, 0) < 0.2:
+            due = [st for st in self._served(s) if everything or st.id in self._touched]
+            for i, station in enumerate(due):
+                if self._committed.is_set():
+                    later.update(st.id for st in due[i:])
+                    break
+                if not forced and time.monotonic() - self._state_at.get(station.id, 0) < 0.2:
                     later.add(station.id)  # draining a backlog: at most five states a second
                     continue
-                self._state_at[station.id] = now
+                self._state_at[station.id] = time.monotonic()
                 snap = line_state.snapshot(s, station, self.rules, node=self.node,
                                            previous=self._clock.get(station.id))
                 key = json.dumps({k: v for k, v in snap.items() if k != "ts"}, sort_keys=True)
                 if self._states.get(station.id) == key:
                     continue
+                topic = f"{self.cfg.prefix}/{slug(station.line)}/{slug(station.id)}/state"
+                info = self.client.publish(topic, json.dumps(snap).encode(), qos=1, retain=True)
+                if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS,
+                                   MQTTErrorCode.MQTT_ERR_NO_CONN):
+                    later.add(station.id)  # paho's queue is full: again next round
+                    continue
                 self._states[station.id] = key
                 self._clock[station.id] = (snap["state"], snap["state_since"])
-                topic = f"{self.cfg.prefix}/{slug(station.line)}/{slug(station.id)}/state"
-                self.client.publish(topic, json.dumps(snap).encode(), qos=1, retain=True)
         self._touched = later
-        if refresh:
-            self._refresh_at = now + self.cfg.state_refresh_s
 
     def _save_cursor(self, force: bool = False) -> None:
         """Store the cursor, at most five times a second while busy (a crash only repeats)."""
@@ -735,10 +767,7 @@ class Relay:
         except Exception:
             log.exception("MQTT relay %s: could not save the cursor", self.name)
         self.connected = False
-        if self._pg_lock is not None:
-            self._pg_lock.close()
-            self._pg_lock = None
-        self.lock.release()
+        self._release_locks()
 
 
 def waiting(session: Session, cfg: MqttConfig) -> int:
@@ -785,6 +814,7 @@ class LineFeed:
         self.statuses: dict[str, Retained] = {}  # node path -> status
         self.connected, self.last_error = False, ""
         self.ready = threading.Event()  # the retained messages of the first subscription came
+        self.started = time.monotonic()
         self._listeners: set[Listener] = set()
         self._lock = threading.Lock()
         self.client: mqtt.Client | None = None
@@ -793,7 +823,8 @@ class LineFeed:
         """Connect in the background (a clean session: retained messages give the present)."""
         install_commit_hook()
         _listen(self)
-        client_id = f"{self.cfg.client_id}-dash-{socket.gethostname()}-{os.getpid()}"[:64]
+        client_id = f"{self.cfg.client_id}-dash-{socket.gethostname()}-{os.getpid()}-" \
+            f"{uuid.uuid4().hex[:6]}"[-64:]
         client = make_client(self.cfg, client_id)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -802,6 +833,10 @@ class LineFeed:
         self.client = client
         connect(client, self.cfg, clean_start=True)
         return self
+
+    def wait_ready(self, limit: float = 1.0) -> None:
+        """Just after start, wait (up to `limit` from the start) for the retained states."""
+        self.ready.wait(max(0.0, self.started + limit - time.monotonic()))
 
     def stop(self) -> None:
         """Disconnect."""

@@ -223,8 +223,9 @@ PATHS = {
         params=("serial",))},
     "/api/v1/orders/{number}/signoff": {"post": op(
         "QA signs the results off with badge and PIN again. NOT_ALL_PASSED 409, "
-        "BAD_CREDENTIALS 401", "qa", _obj(["badge", "pin", "meaning"], badge=STR, pin=STR,
-                                          meaning=STR), 201,
+        "BAD_CREDENTIALS 401; with results_hash (the results reviewed) RESULTS_CHANGED 409",
+        "qa", _obj(["badge", "pin", "meaning"], badge=STR, pin=STR, meaning=STR,
+                   results_hash=STR), 201,
         _obj(signed_by=STR, signed_at=STR, meaning=STR, results_hash=STR),
         params=("number",))},
     "/api/v1/orders/{number}/review": {"get": op(

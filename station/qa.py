@@ -33,9 +33,11 @@ def board_results(session: Session, order: WorkOrder) -> list[dict]:
                           "program_version": a.program_version, "fixture": a.fixture,
                           "started_at": iso(a.started_at), "ended_at": iso(a.ended_at),
                           "measurements": a.measurements, "defect_code": a.defect_code,
-                          "sha256": a.file_sha256} for a in fct.attempts(session, board)],
+                          "sha256": a.file_sha256, "station": a.station_id, "user": a.user_id,
+                          "recorded_at": iso(a.at)} for a in fct.attempts(session, board)],
             "repairs": [{"id": r.id, "defect_code": r.defect_code, "location": r.location,
-                         "action": r.action} for r in fct.repairs(session, board)]})
+                         "action": r.action, "user": r.user_id, "at": iso(r.at)}
+                        for r in fct.repairs(session, board)]})
     return out
 
 
@@ -58,9 +60,19 @@ def passed_check(order: WorkOrder, results: list[dict]) -> str | None:
     return None
 
 
+class ResultsChanged(StationError):
+    code = "RESULTS_CHANGED"
+    message = "The results of order {order} changed since the review was opened."
+    todo = "Review the results again, then sign."
+
+
 def sign(session: Session, by: User, number, badge, pin, meaning, *, pepper: str,
-         lock_after: int = 5) -> Signoff:
-    """QA signs the order's results with badge and PIN again; stored with their hash."""
+         lock_after: int = 5, reviewed_hash: str | None = None) -> Signoff:
+    """QA signs the order's results with badge and PIN again; stored with their hash.
+
+    With `reviewed_hash` (the hash of the results the signer was shown) a change in between
+    is refused, so a signature never covers results nobody reviewed.
+    """
     people.require(by, "signoff")
     order = find_order(session, number)
     if not isinstance(meaning, str) or not meaning.strip() or len(meaning) > 200:
@@ -73,6 +85,8 @@ def sign(session: Session, by: User, number, badge, pin, meaning, *, pepper: str
     why = passed_check(order, results)
     if why:
         raise NotAllPassed(detail=f"Order {order.number}: {why}.")
+    if reviewed_hash and reviewed_hash != results_hash(results):
+        raise ResultsChanged(order=order.number)
     row = Signoff(order_id=order.id, user_id=signer.id, printed_name=signer.full_name,
                   meaning=meaning.strip(), results_hash=results_hash(results))
     session.add(row)
@@ -120,5 +134,5 @@ def review(session: Session, order: WorkOrder) -> dict:
             "final_yield": final / len(tested) if tested else None,
             "retests": sum(max(len(b["attempts"]) - 1, 0) for b in results),
             "defects": defects.most_common(), "failed_measurements": measurements.most_common(),
-            "not_passed": passed_check(order, results), "signoff": signoff_view(
-                session, order, results)}
+            "not_passed": passed_check(order, results), "results_hash": results_hash(results),
+            "signoff": signoff_view(session, order, results)}

@@ -86,10 +86,12 @@ def blockers(session: Session, order: WorkOrder, rules: readiness.Rules | None =
 def _unfinished(session: Session, order: WorkOrder, product: Product) -> int:
     """Boards of the order (not scrapped) that have not passed the last step of the route."""
     last = len(product.route) - 1
+    live = Board.id.not_in(select(Scrap.board_id))
     boards = session.exec(select(func.count()).select_from(Board).where(
-        Board.order_id == order.id, Board.id.not_in(select(Scrap.board_id)))).one()
+        Board.order_id == order.id, live)).one()
+    # A scrapped board that was packed must not count for a live one that was not.
     done = session.exec(select(func.count()).select_from(BoardStep).join(Board).where(
-        Board.order_id == order.id, BoardStep.step_index == last)).one()
+        Board.order_id == order.id, BoardStep.step_index == last, live)).one()
     return max(boards - done, 0) if boards else order.quantity
 
 

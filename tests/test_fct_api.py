@@ -30,10 +30,25 @@ def template(tmp_path_factory):
     return folder / "station.db", dict(line.tokens), list(line.serials)
 
 
+@pytest.fixture(scope="module")
+def module_app(tmp_path_factory, template):
+    """One app for the module (building its routes is not cheap) over a file each test resets."""
+    folder = tmp_path_factory.mktemp("fct-api")
+    shutil.copy(template[0], folder / "station.db")
+    app = make_app(folder)
+    yield app, folder
+    app.extensions["engine"].dispose()
+
+
 @pytest.fixture
-def app(tmp_path, template):
-    shutil.copy(template[0], tmp_path / "station.db")
-    return make_app(tmp_path)
+def app(module_app, template):
+    """The module's app on a fresh copy of the template (no connection is open in between)."""
+    app, folder = module_app
+    app.extensions["engine"].dispose()
+    for leftover in ("station.db-wal", "station.db-shm"):
+        (folder / leftover).unlink(missing_ok=True)
+    shutil.copy(template[0], folder / "station.db")
+    return app
 
 
 @pytest.fixture
@@ -469,9 +484,11 @@ def test_the_review_page_shows_yields_and_the_signature_box(api, app, client):
     form = {"badge": "10002", "pin": "0000", "meaning": "Approved: functional test results"}
     page = client.post("/orders/WO-1/review", data=form).get_data(as_text=True)
     assert "BAD_CREDENTIALS" in page and count(app, Signoff) == 0
-    page = client.post("/orders/WO-1/review", data={**form, "pin": "1234"}) \
-        .get_data(as_text=True)
+    r = client.post("/orders/WO-1/review", data={**form, "pin": "1234"})
     assert count(app, Signoff) == 1
+    # redirected after signing: a reload of the page sends no badge and PIN again
+    assert r.status_code == 302 and r.headers["Location"].endswith("/orders/WO-1/review")
+    page = client.get("/orders/WO-1/review").get_data(as_text=True)
     assert 'data-valid="true"' in page and "Qa One" in page
     assert "Approved: functional test results" in page and " UTC" in page
     assert "Final yield: <strong>100.0 %</strong>" in page

@@ -50,7 +50,8 @@ def wait_until(predicate, timeout: float = 5.0, step: float = 0.01):
 class Broker:
     """A Mosquitto of the test's own, with persistence, anonymous or with the shipped ACL."""
 
-    def __init__(self, folder: Path, users: dict[str, str] | None = None):
+    def __init__(self, folder: Path, users: dict[str, str] | None = None,
+                 tls: Path | None = None):
         self.folder, self.users, self.port = Path(folder), users, free_port()
         self.folder.mkdir(parents=True, exist_ok=True)
         self.proc: subprocess.Popen | None = None
@@ -60,6 +61,9 @@ class Broker:
                  "log_dest stderr", "log_type error", "log_type warning"]
         if os.geteuid() == 0:
             lines.append("user root")  # else it drops privileges and cannot write tmp_path
+        if tls is not None:  # ca.crt, broker.crt and broker.key in that folder
+            lines += [f"cafile {tls / 'ca.crt'}", f"certfile {tls / 'broker.crt'}",
+                      f"keyfile {tls / 'broker.key'}"]
         if users is None:
             lines.append("allow_anonymous true")
         else:

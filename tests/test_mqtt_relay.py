@@ -1,5 +1,7 @@
 """The outbox relay against a real Mosquitto: order, completeness, outages, one relay per name."""
 
+import shutil
+import subprocess
 import threading
 import time
 
@@ -8,7 +10,7 @@ from conftest import Api, build_line, make_app
 from sqlmodel import Session, func, select
 from test_mqtt_broker import Broker, Consumer, broker, needs_broker, wait_until  # noqa: F401
 
-from station import mqtt
+from station import events, mqtt
 from station.models import Event, RelayCursor
 
 pytestmark = needs_broker
@@ -58,8 +60,10 @@ def test_events_arrive_in_order_and_complete_with_their_uid_and_sequence(station
     wait_until(lambda: len(consumer.events()) == len(events_in_db(app)), 5)
     received = [m for t, m in consumer.messages() if "/cfx/" in t or "/event/" in t]
     assert [(m["Sequence"], m["UniqueID"]) for m in received] == events_in_db(app)  # no dups
-    with Session(app.extensions["engine"]) as s:
-        assert s.get(RelayCursor, relay.name).last_event_id == relay.cursor  # stored
+    def stored():
+        with Session(app.extensions["engine"]) as s:
+            return s.get(RelayCursor, relay.name).last_event_id == last_id(app)
+    wait_until(stored, 2)  # the cursor is in the database (written at most 5 times a second)
     status = consumer.latest("/status")
     assert status["online"] is True and status["session"] == 1
     # The retained state follows at most 0.2 s behind (five a second while busy).
@@ -198,3 +202,64 @@ def test_an_event_the_broker_refuses_stalls_the_relay_and_says_why(tmp_path):
         app.extensions["mqtt"].close()
     finally:
         secured.stop()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_one_relay_per_name_across_pcs_and_gaps_are_waited_for(
+        pg_url, tmp_path, broker):  # noqa: F811
+    # Two apps with their own instance folders stand for two PCs sharing the plant database:
+    # the file lock cannot see across PCs, PostgreSQL's advisory lock does.
+    cfg = {"url": broker.url, "gap_grace_s": 0.3, **FAST}
+    first = make_app(tmp_path / "pc1", database_url=pg_url, MQTT=cfg)
+    second = make_app(tmp_path / "pc2", database_url=pg_url, MQTT=cfg)
+    with Session(first.extensions["engine"], expire_on_commit=False) as s:
+        build_line(s, boards=2)
+    consumer = Consumer(broker, ALL)
+    wait_until(consumer.connected.is_set)
+    a = mqtt.start_relay(first)
+    wait_until(lambda: a.active and a.cursor == last_id(first), 10)
+    b = mqtt.start_relay(second)
+    time.sleep(0.5)
+    assert not b.active  # the advisory lock is held by the first
+    with Session(first.extensions["engine"]) as s:
+        events.record(s, "vendor.custom", "gap:1", {})
+        s.flush()
+        s.rollback()  # its id is used up and never commits: a gap
+        events.record(s, "vendor.custom", "after:1", {})
+        s.commit()
+    wait_until(lambda: a.cursor == last_id(first), 5)  # waited gap_grace_s, then went on
+    assert consumer.events()[-1]["MessageBody"]["Subject"] == "after:1"
+    sequences = [e["Sequence"] for e in consumer.events()]
+    assert sequences == sorted(sequences) and len(sequences) == len(events_in_db(first))
+    first.extensions["mqtt"].close()
+    wait_until(lambda: b.active, 5)  # the other PC takes over
+    second.extensions["mqtt"].close()
+    consumer.close()
+
+
+def test_the_relay_speaks_tls_with_the_configured_ca(tmp_path):
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed: no certificates to test TLS with")
+    pki = tmp_path / "pki"
+    pki.mkdir()
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=pki, check=True, capture_output=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+            "-subj", "/CN=test plant CA")
+    openssl("req", *ec, "-keyout", "broker.key", "-out", "broker.csr", "-subj", "/CN=127.0.0.1")
+    (pki / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "broker.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "broker.crt", "-days", "2", "-extfile", "san.ext")
+    tls = Broker(tmp_path / "tls", tls=pki).start()  # a TLS listener only
+    try:
+        app = make_app(tmp_path, MQTT={"url": f"mqtts://127.0.0.1:{tls.port}",
+                                       "tls_ca": str(pki / "ca.crt"), **FAST})
+        with Session(app.extensions["engine"], expire_on_commit=False) as s:
+            build_line(s, boards=1, ready=False)
+        relay = mqtt.start_relay(app)
+        wait_until(lambda: relay.connected and relay.cursor == last_id(app), 10)
+        app.extensions["mqtt"].close()
+    finally:
+        tls.stop()

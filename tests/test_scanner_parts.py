@@ -172,3 +172,25 @@ def test_the_splitter_knows_whether_a_line_is_pending(tab, data, pending):
     assert s.pending is pending and s.last_byte == clock()
     s.reset()
     assert not s.pending
+
+
+def test_a_restarted_feed_numbers_above_the_one_before():
+    import time
+
+    before = ScanFeed()
+    before.publish("S1", "result", {})
+    time.sleep(0.002)
+    assert ScanFeed().publish("S1", "result", {}) > before.last_seq()
+
+
+def test_waiting_on_the_feed_ends_when_an_entry_comes_or_time_is_up():
+    import threading
+    import time
+
+    feed = ScanFeed()
+    after = feed.last_seq()
+    t0 = time.monotonic()
+    assert not feed.wait("S1", after, 0.1)
+    assert time.monotonic() - t0 >= 0.1
+    threading.Timer(0.05, feed.publish, ["S1", "result", {}]).start()
+    assert feed.wait("S1", after, 2.0)

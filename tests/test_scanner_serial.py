@@ -561,3 +561,40 @@ def test_a_station_without_scanners_does_not_poll(app, line):
     page = client.get(f"/station/{STATION}").get_data(as_text=True)
     assert 'id="feed"' not in page and 'id="scanners"' not in page
     assert "Operator: <strong>Operator One</strong>" in page
+
+
+def test_a_feed_asked_to_wait_answers_the_moment_a_scan_is_there(app, line, port, device):
+    import threading
+
+    client = screen(app)
+    after = desk_of(app).feed.last_seq()
+    t0 = time.monotonic()
+    r = feed(client, f"{after}&wait=0.3")
+    assert r.status_code == 204 and 0.25 < time.monotonic() - t0 < 1.0  # waited, then nothing
+    timer = threading.Timer(0.2, device.write, [line.serials[0].encode() + b"\r"])
+    timer.start()
+    t0 = time.monotonic()
+    r = feed(client, f"{after}&wait=5")  # capped at 1 s
+    assert r.status_code == 200 and line.serials[0] in r.get_data(as_text=True)
+    assert time.monotonic() - t0 < 0.9
+    timer.join()
+
+
+def test_a_scan_that_fails_inside_is_still_reported_on_the_screen(app, line, port, device):
+    def broken():
+        raise RuntimeError("database gone")
+
+    desk_of(app).rules = broken
+    device.write(line.serials[0].encode() + b"\r")
+    (result,) = wait_results(app, 1)
+    assert outcome(result) == ("refused", "SCAN_FAILED")
+    assert "RuntimeError" in reason(result)
+
+
+def test_a_screen_from_before_a_restart_asks_after_a_number_from_the_future(app, line, port,
+                                                                           device):
+    client = screen(app)
+    device.write(line.serials[0].encode() + b"\r")
+    wait_results(app, 1)
+    assert line.serials[0] in feed(client, desk_of(app).feed.last_seq() + 10_000).get_data(
+        as_text=True)

@@ -161,6 +161,28 @@ def test_a_board_not_passed_is_not_all_passed_and_voids_the_signature(session, l
     assert serials[1] in found[0]["message"] and "without a final pass" in found[0]["message"]
 
 
+def test_a_packed_board_scrapped_does_not_stand_in_for_one_not_packed(session, line):
+    # Three boards for two: one packed and then scrapped, one packed, the spare not packed.
+    number = f"S{next(_numbers)}"
+    admin = line.users["admin"]
+    masterdata.create_order(session, admin, number, "CUST", "PCB", "A", 2, "2.50")
+    scrapped, packed, spare = masterdata.add_boards(session, admin, number, count=3)
+    make_ready(session, line, number)
+    walk(session, line, [scrapped, packed])
+    walk(session, line, [spare], upto="QA")
+    fct.scrap(session, line.users["qa"], scrapped, "cracked when boxed")
+    sign(session, line, number)
+    pay(session, line, number)
+
+    found = shipping.blockers(session, masterdata.find_order(session, number))
+
+    assert [b["code"] for b in found] == ["NOT_ALL_PASSED"]
+    assert "1 board(s) have not completed their route up to PACK" in found[0]["message"]
+    session.commit()
+    scanning.scan(session, "T-PACK", spare, line.users["operator"])
+    assert codes(session, number) == []
+
+
 def test_not_signed_off_alone(session, line):
     number, serials = open_order(session, line)
     walk(session, line, serials)
@@ -538,6 +560,33 @@ def test_a_confirmed_quotation_with_one_off_charges_becomes_the_orders_amount(se
     assert codes(session, number) == []
 
 
+def test_a_quotation_in_another_currency_cannot_price_an_order_already_paid(session, line):
+    number, _ = open_order(session, line, boards=2)
+    fin = line.users["finance"]
+    payment = pay(session, line, number, "1.00")
+    quote = money.quote(session, fin, number, "2.00", currency="eur")
+    assert quote.currency == "EUR"
+    for bad in ("abc", "1", True, 1.0):
+        with pytest.raises(InvalidInput, match="whole number"):
+            money.confirm(session, fin, number, bad)
+        session.rollback()
+    with pytest.raises(InvalidInput, match="payments in USD: a quotation in EUR"):
+        money.confirm(session, fin, number, quote.id)  # 1.00 USD would count against EUR
+    session.rollback()
+    order = masterdata.find_order(session, number)
+    assert order.currency == "USD" and quote.confirmed_at is None
+
+    money.reverse_payment(session, fin, number, payment.id, "refunded: price in EUR")
+    money.confirm(session, fin, number, quote.id)
+
+    assert order.currency == "EUR" and money.balance_due(session, order) == Decimal("4.00")
+    with pytest.raises(money.PaymentRefused, match="the order is in EUR, not USD"):
+        money.record_payment(session, fin, number, "4.00", "BANK-2", currency="USD")
+    session.rollback()
+    money.record_payment(session, fin, number, "4.00", "BANK-2", currency="EUR")
+    assert money.balance_due(session, order) == Decimal("0.00")
+
+
 def test_invoices_are_numbered_for_the_balance_due(session, line):
     number, _ = open_order(session, line, boards=2)
     fin = line.users["finance"]
@@ -605,7 +654,7 @@ def test_a_panel_packed_at_once_spills_into_a_new_box(session, line):
 
 # --- a release racing a payment reversal or a hold ---------------------------------------------
 
-ROUNDS = 12
+ROUNDS = 16
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

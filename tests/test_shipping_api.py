@@ -295,6 +295,10 @@ def test_a_confirmed_quotation_sets_the_orders_amount(api, app, new_order):
                                 {"name": "setup", "amount": "35"}]
     assert order(api, number)["amount"] == "5.00"  # only once it is confirmed
     error(api.post(f"{path}/confirm", {}, "qa"), 403, "FORBIDDEN")
+    for bad in ("abc", "1", 1.5):  # was a database error (500) on PostgreSQL
+        error(api.post(f"{path}/confirm", {"quotation": bad}, "finance"), 400, "INVALID_INPUT")
+    error(api.post(f"{path}/confirm", {"quotation": quote["id"] + 1000}, "finance"), 404,
+          "NOT_FOUND")
 
     got = ok(api.post(f"{path}/confirm", {"quotation": quote["id"]}, "admin"), 200)
 

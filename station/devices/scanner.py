@@ -63,6 +63,12 @@ class WrongKind(StationError):
     todo = N_("{todo}")
 
 
+class ScanFailed(StationError):
+    code, status = "SCAN_FAILED", 500
+    message = N_("The station could not take this scan: {detail}.")
+    todo = N_("Scan it again; if it keeps failing, call the line leader.")
+
+
 class UnknownCode(UnknownBoard):
     message = N_("No board or panel is registered as {serial}: {hint}.")
     todo = N_("Scan the label again after fixing that; if it keeps failing, call the line "
@@ -125,8 +131,7 @@ class Operators:
         self.opened(station, user, pin_at, at)
 
     def badge_in(self, station: str, user: User) -> bool:
-        """A badge scanned at the station: its user takes over if they signed in with a PIN here
-        within the idle time."""
+        """A badge scanned here: its user takes over if they signed in here with a PIN lately."""
         now = self.clock()
         with self._lock:
             pin, last = self._pins.get(station, {}).get(user.id, (None, 0.0))
@@ -198,7 +203,9 @@ class ScanFeed:
 
     def __init__(self, keep: int = 50):
         self._lock = threading.Condition()
-        self._seq = 0
+        # Numbers start from the time in ms, so a screen left open across a restart of the
+        # station, still asking "after N", sees the new process's results as newer.
+        self._seq = int(time.time() * 1000)
         self._keep = keep
         self._entries: dict[str, deque[FeedEntry]] = {}
 
@@ -217,8 +224,7 @@ class ScanFeed:
             return [e for e in self._entries.get(station, ()) if e.seq > after]
 
     def wait(self, station: str, after: int, timeout: float) -> bool:
-        """Wait up to `timeout` seconds for an entry of the station after `after`; whether one
-        came."""
+        """Wait up to `timeout` s for a station entry after `after`; True when one is there."""
         end = time.monotonic() + timeout
         with self._lock:
             while not any(e.seq > after for e in self._entries.get(station, ())):
@@ -248,8 +254,7 @@ class Taken:
 def take_scan(session: Session, station_id: str, raw, user: User | None, *,
               rules: scanning.ScanRules, labels: LabelRules, operators: Operators,
               scan_id: str | None = None, via: str = "screen") -> Taken:
-    """Understand a scan and act on it at the station: sign a badge in, refuse a label that does
-    not belong here, or pass the board through the scan rule."""
+    """Understand a scan and act on it: a badge signs in, a board passes, the rest is refused."""
     shown = raw.strip()[:64] if isinstance(raw, str) else ""
     scan = understand(raw, labels)
     try:
@@ -302,8 +307,7 @@ def _known(session: Session, code: str) -> bool:
 
 
 def badge_sign_in(session: Session, station_id: str, badge: str, operators: Operators) -> User:
-    """The badge's user, now the station's operator; refused unless they signed in with a PIN at
-    this station within the idle time."""
+    """The badge's user, now the station's operator, if they signed in here with a PIN lately."""
     user = session.exec(select(User).where(User.badge == badge)).first()
     if user is None:
         raise UnknownBadge(badge=badge)
@@ -448,17 +452,20 @@ class ScanDesk:
                 for name, (st, port) in self.scanners.items() if st == station]
 
     def serial_scan(self, station: str, scanner: str, line) -> dict:
-        """A label from a scanner, taken at its station by the station's operator; its result is
-        put on the feed."""
+        """A scanner's label, taken at its station by its operator; the result goes on the feed."""
         started = time.perf_counter()
-        with self.app.app_context():
-            rules, labels = self.rules()
-            if isinstance(line, Overlong):
-                result = _refusal(InvalidCode(reason=f"it is {line.length} bytes long; a label "
-                                                     f"has at most {labels.max_length}"), "",
-                                  "scanner")
-            else:
-                result = self._take(station, line, rules, labels)
+        try:
+            with self.app.app_context():
+                rules, labels = self.rules()
+                if isinstance(line, Overlong):
+                    result = _refusal(InvalidCode(reason=f"it is {line.length} bytes long; a "
+                                                         f"label has at most {labels.max_length}"),
+                                      "", "scanner")
+                else:
+                    result = self._take(station, line, rules, labels)
+        except Exception as err:  # the screen must hear of a scan that went nowhere
+            log.exception("scanner %s: scan %r at %s failed", scanner, line, station)
+            result = _refusal(ScanFailed(detail=type(err).__name__), "", "scanner")
         result["scanner"] = scanner
         result["took_ms"] = round((time.perf_counter() - started) * 1000, 2)
         self.feed.publish(station, "result", result)
@@ -508,8 +515,8 @@ def desk_of(app) -> ScanDesk:
 
 
 def start_scanners(app) -> dict[str, ScannerPort]:
-    """Start a reader for each [[scanners]] entry of config/station.toml; each label it reads is
-    taken at its station as if typed on the station's screen."""
+    """Start a reader for each [[scanners]] entry of config/station.toml, feeding its station."""
+    stop_scanners(app)  # started again: the ports are handed over, not opened twice
     desk = desk_of(app)
     devices = {}
     for spec in app.config["SETTINGS"].get("scanners", []):
@@ -533,6 +540,8 @@ def start_scanners(app) -> dict[str, ScannerPort]:
 
 def stop_scanners(app) -> None:
     """Stop every scanner of the app and release its port."""
-    for port in app.extensions.get("scanners", {}).values():
+    for port in app.extensions.pop("scanners", {}).values():
         with contextlib.suppress(Exception):
             port.stop()
+    if "scan_desk" in app.extensions:
+        app.extensions["scan_desk"].scanners.clear()

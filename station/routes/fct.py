@@ -115,7 +115,8 @@ def _sign(user, number, form) -> dict:
     security = current_app.config["SETTINGS"].get("security", {})
     row = qa.sign(get_session(), user, number, form.get("badge"), form.get("pin"),
                   form.get("meaning"), pepper=current_app.config["PIN_PEPPER"],
-                  lock_after=security.get("badge_lock_after", 5))
+                  lock_after=security.get("badge_lock_after", 5),
+                  reviewed_hash=form.get("results_hash") or None)
     return {"signed_by": row.printed_name, "signed_at": iso(row.signed_at),
             "meaning": row.meaning, "results_hash": row.results_hash}
 
@@ -178,16 +179,20 @@ def fct_board(station_id):
 @login_required()
 def show_review(number):
     """QA's review of an order, with the sign-off box (badge and PIN again)."""
-    session, error, signed = get_session(), None, None
+    session, error = get_session(), None
     if request.method == "POST":
         try:
-            signed = _sign(g.user, number, request.form)
+            _sign(g.user, number, request.form)
         except StationError as err:
             session.rollback()
             error = translate_error(err)
+        else:
+            # Redirect after signing: reloading the page must not send badge and PIN again and
+            # sign results that changed since (the signature shows at the top of the page).
+            return redirect(url_for("fct.show_review", number=number))
     order = find_order(session, number)
     return render_template("review.html", order=order, review=qa.review(session, order),
-                           meanings=qa.MEANINGS, error=error, signed=signed)
+                           meanings=qa.MEANINGS, error=error, signed=None)
 
 
 @bp.post("/boards/<serial>/repairs")

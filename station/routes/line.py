@@ -36,7 +36,7 @@ bp = Blueprint("line", __name__)
 api = Blueprint("line_api", __name__, url_prefix="/api/v1")
 
 STREAM_S = 600  # a stream ends after this long; EventSource reconnects by itself
-PING_S = 15  # a comment this often finds closed connections (and frees their thread)
+PING_S = 10  # a comment this often finds closed connections (and frees their thread)
 OFFLINE_REFRESH_S = 2  # without a broker, tiles come from this database this often
 POLL_S = 5
 
@@ -102,7 +102,7 @@ def line_view(session: Session, line_id: str) -> dict:
 def _wait_for_retained(feed) -> None:
     """A dashboard opened just after start waits (1 s at most) for the broker's retained states."""
     if feed is not None:
-        feed.ready.wait(1.0)
+        feed.wait_ready(1.0)
 
 
 @bp.get("/line/<line_id>")

@@ -51,8 +51,8 @@ def _desk() -> scanner.ScanDesk:
 
 @bp.after_app_request
 def note_sign_ins(response):
-    """Remember a badge + PIN sign-in in the session (a badge scan may later switch a station to
-    its user), and forget a signed-out user as any station's operator."""
+    """Note a badge + PIN sign-in in the session; forget a signed-out user at every station."""
+    # A badge scanned later may switch a station only to someone who signed in with a PIN.
     if request.method == "POST" and g.get("user") is not None:
         if request.endpoint == "auth.login" and response.status_code == 302 and \
                 request.form.get("badge"):
@@ -84,8 +84,7 @@ def _station(station_id: str) -> Station:
 
 
 def _screen_context(station: Station) -> dict:
-    """What the station screen shows around the result: shift count, last scans, its operator
-    and its serial scanners."""
+    """What the screen shows around the result: counts, last scans, operator and scanners."""
     settings = current_app.config["SETTINGS"]
     since = shift_start(utcnow(), settings["site"].get("timezone", "UTC"),
                         settings.get("shifts", {}).get("starts", ["00:00"]))
@@ -133,9 +132,9 @@ def scan_at_station(station_id):
 
 @bp.get("/station/<station_id>/feed")
 def station_feed(station_id):
-    """What the station's serial scanners did after `after`, one result at a time (the marker
-    asks again at once while more wait); 204 while nothing is new. With `wait` (seconds, at
-    most 1) the answer waits for news that long first."""
+    """The station's serial-scan results after `after`, one at a time; 204 while nothing is new."""
+    # The marker it returns asks again at once while more results wait. With `wait` (seconds,
+    # at most MAX_WAIT_S) the answer waits that long for news first.
     user = _feed_user(station_id)
     if user is None:
         response = current_app.response_class(status=200)
@@ -144,6 +143,8 @@ def station_feed(station_id):
     desk = _desk()
     became = _follow_badge(station_id, user, desk)
     after = request.args.get("after", 0, type=int)
+    if after > desk.feed.last_seq():  # a page of an earlier run of the station: all is news
+        after = 0
     wait = min(max(request.args.get("wait", 0.0, type=float), 0.0), MAX_WAIT_S)
     if wait and became is None:
         get_session().close()  # no transaction held open while waiting
@@ -163,8 +164,9 @@ def station_feed(station_id):
 
 
 def _feed_user(station_id: str) -> User | None:
-    """Whose screen polls the feed. Polling is no activity: the session's idle clock runs on from
-    the operator's own last action, on the screen or on the station's scanner."""
+    """Whose screen polls the feed, or None when their session is over."""
+    # Polling is no activity: the session's idle clock runs from the operator's own last action,
+    # on the screen or on the station's scanner, so the cookie is left as the browser sent it.
     sent = current_app.session_interface.open_session(current_app, request) or {}
     uid = sent.get("uid")
     if uid is None:
@@ -190,8 +192,7 @@ def _feed_user(station_id: str) -> User | None:
 
 
 def _follow_badge(station_id: str, user: User, desk) -> User | None:
-    """If a badge on the station's scanner switched the station to another operator, this screen
-    follows: it is signed in as them. The user it switched to, or None."""
+    """Sign this screen in as whom a badge on the station's scanner switched to; them, or None."""
     presence = desk.operators.current(station_id)
     if presence is None or presence.via != "badge" or presence.user_id == user.id:
         return None

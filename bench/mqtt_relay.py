@@ -1,0 +1,320 @@
+"""MQTT relay: event-to-subscriber latency while connected, and draining a backlog, with baselines.
+
+All on 127.0.0.1, against a Mosquitto this script starts on a free port (persistence in a
+temporary folder; never the system broker on 1883). Bounded: about 40 s.
+
+1. Baseline latency: a bare paho client publishes QoS 1 messages at a fixed rate to a QoS 1
+   subscriber; publish-to-receive latency, no database.
+2. Station latency: real scans (station.scanning.scan, committed with their events) at the same
+   rate, with the relay running; latency from the commit to the subscriber receiving the event's
+   CFX message. Target: p99 < 100 ms.
+3. Baseline drain: the bare client publishes 10,000 QoS 1 messages as fast as paho lets it
+   (20 in flight); time until the subscriber has them all.
+4. Station drain: the broker is stopped, 10,000 events are committed (in batches of 500), the
+   broker is started again; time from the broker's start until the subscriber has every event
+   (including the relay's reconnect delay, at most [mqtt] reconnect_max_s), and from the
+   relay's reconnect. Target: < 10 s from the broker's return.
+
+Run: .venv/bin/python bench/mqtt_relay.py [--rate 40] [--scans 400] [--backlog 10000]
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import paho.mqtt.client as mqtt  # noqa: E402
+from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+
+MOSQUITTO = "/usr/sbin/mosquitto"
+HOST = "127.0.0.1"
+ROUTE = ["PRINT", "SPI", "PLACE", "REFLOW", "AOI", "FCT", "QA", "PACK"]
+SCANNED = ROUTE[:5]
+PEPPER = "bench-pepper"
+TARGET_P99_MS, TARGET_DRAIN_S = 100.0, 10.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank), in ms."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] * 1000
+
+
+class Broker:
+    """A Mosquitto of the bench's own (the shipped config's queue limit, persistence)."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.port, self.proc = folder, free_port(), None
+        conf = [f"listener {self.port} {HOST}", "allow_anonymous true", "persistence true",
+                f"persistence_location {folder}/", "autosave_interval 10",
+                "max_queued_messages 20000", "log_dest none"]
+        if os.geteuid() == 0:
+            conf.append("user root")
+        self.conf = folder / "mosquitto.conf"
+        self.conf.write_text("\n".join(conf) + "\n")
+
+    def start(self) -> float:
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex((HOST, self.port)) == 0:
+                    return time.perf_counter()
+            time.sleep(0.005)
+        raise SystemExit("mosquitto did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(10)
+
+
+class Subscriber:
+    """QoS 1, persistent session (MQTT 3.1.1, clean_session False: survives a broker restart)."""
+
+    def __init__(self, port: int, topic: str):
+        self.got: dict[str, float] = {}  # first arrival of each key (duplicates dropped)
+        self.by_unit: dict[str, float] = {}  # "station|serial|" -> first arrival
+        self.count = self.backlog = 0
+        self.lock = threading.Lock()
+        self.ready = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-sub-{topic[:4]}",
+                                  protocol=mqtt.MQTTv311, clean_session=False)
+        self.client.reconnect_delay_set(0.05, 0.2)
+        self.client.on_connect = lambda c, *_a: (c.subscribe(topic, 1),
+                                                 threading.Timer(0.1, self.ready.set).start())
+        self.client.on_message = self._on_message
+        self.client.connect(HOST, port, keepalive=10)
+        self.client.loop_start()
+        self.ready.wait(5)
+
+    def _on_message(self, _c, _u, msg):
+        now = time.perf_counter()
+        try:
+            body = json.loads(msg.payload)
+        except ValueError:
+            return
+        key = body.get("key") or f"{body.get('Station')}|" \
+            f"{(body.get('MessageBody') or {}).get('PrimaryIdentifier')}|{body.get('UniqueID')}"
+        with self.lock:
+            self.count += 1
+            if key not in self.got:
+                self.got[key] = now
+                self.by_unit.setdefault(key.rsplit("|", 1)[0] + "|", now)
+                self.backlog += "|BACKLOG-" in key
+
+    def first(self, unit: str) -> float | None:
+        """When the first event of "station|serial|" arrived."""
+        return self.by_unit.get(unit)
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def baseline_latency(port: int, rate: float, n: int) -> list[float]:
+    sub = Subscriber(port, "bench/raw/#")
+    pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-raw", protocol=mqtt.MQTTv5)
+    pub.max_inflight_messages_set(20)
+    pub.connect(HOST, port)
+    pub.loop_start()
+    sent = {}
+    start = time.perf_counter()
+    for i in range(n):
+        due = start + i / rate
+        time.sleep(max(0, due - time.perf_counter()))
+        key = f"m{i}"
+        sent[key] = time.perf_counter()
+        pub.publish("bench/raw/x", json.dumps({"key": key}), qos=1)
+    deadline = time.monotonic() + 10
+    while len(sub.got) < n and time.monotonic() < deadline:
+        time.sleep(0.01)
+    lat = [sub.got[k] - t for k, t in sent.items() if k in sub.got]
+    pub.disconnect()
+    pub.loop_stop()
+    sub.close()
+    return lat
+
+
+def baseline_drain(port: int, n: int) -> float:
+    sub = Subscriber(port, "bench/drain/#")
+    pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-drain", protocol=mqtt.MQTTv5)
+    pub.max_inflight_messages_set(20)
+    pub.max_queued_messages_set(0)
+    pub.connect(HOST, port)
+    pub.loop_start()
+    payload = "x" * 400  # about an event's size
+    t0 = time.perf_counter()
+    for i in range(n):
+        pub.publish("bench/drain/x", json.dumps({"key": f"d{i}", "pad": payload}), qos=1)
+    while len(sub.got) < n and time.perf_counter() - t0 < 60:
+        time.sleep(0.005)
+    took = time.perf_counter() - t0
+    pub.disconnect()
+    pub.loop_stop()
+    sub.close()
+    return took
+
+
+def make_station(folder: Path, port: int, boards: int):
+    """The station app on a fresh SQLite file, with a line ready to scan."""
+    from sqlmodel import Session
+
+    from station import create_app, demo, masterdata, people
+
+    people.HASH_METHOD = "pbkdf2:sha256:1000"  # setup speed only; scans never hash
+    app = create_app({"INSTANCE_PATH": str(folder / "instance"),
+                      "DATABASE_URL": f"sqlite:///{folder / 'station.db'}",
+                      "SECRET_KEY": "bench", "PIN_PEPPER": PEPPER,
+                      "MQTT": {"url": f"mqtt://{HOST}:{port}", "client_id": "bench-relay",
+                               "line": "L1"}})
+    with Session(app.extensions["engine"], expire_on_commit=False) as s:
+        admin = people.create_user(s, "admin", "admin", pepper=PEPPER, password="admin-pw")
+        op = people.create_user(s, "op", "operator", pepper=PEPPER, badge="10001", pin="1234")
+        masterdata.create_customer(s, admin, "CUST", "Customer", "prepaid")
+        masterdata.create_product(s, admin, "PCB", "A", ROUTE)
+        masterdata.create_order(s, admin, "WO-1", "CUST", "PCB", "A", boards, "1.00")
+        serials = masterdata.add_boards(s, admin, "WO-1", count=boards)
+        demo.make_ready(s, admin, op, "WO-1")
+    return app, op, serials
+
+
+def station_latency(app, op, serials, port: int, rate: float, n: int) -> list[float]:
+    from sqlmodel import Session
+
+    from station import scanning
+
+    sub = Subscriber(port, "acme/plant1/smt/+/+/cfx/#")
+    stations = [s for s in (f"L1-{step}-1" for step in SCANNED)]
+    plan = [(stations[i % 5], serials[i // 5]) for i in range(n)]
+    committed: dict[str, float] = {}
+    start = time.perf_counter()
+    with Session(app.extensions["engine"], expire_on_commit=False) as s:
+        for i, (station, serial) in enumerate(plan):
+            due = start + i / rate
+            time.sleep(max(0, due - time.perf_counter()))
+            scanning.scan(s, station, serial, op)
+            committed[f"{station}|{serial}|"] = time.perf_counter()
+    deadline = time.monotonic() + 10
+    while len(committed) > sum(1 for k in committed if sub.first(k)) and \
+            time.monotonic() < deadline:
+        time.sleep(0.01)
+    lat = [sub.first(k) - t for k, t in committed.items() if sub.first(k)]
+    sub.close()
+    return lat
+
+
+def station_drain(app, broker: Broker, relay, n: int) -> dict:
+    from sqlmodel import Session, func, select
+
+    from station import events
+    from station.models import Event
+
+    sub = Subscriber(broker.port, "acme/plant1/smt/#")  # its session is kept while away
+    broker.stop()
+    while relay.connected:
+        time.sleep(0.01)
+    t0 = time.perf_counter()
+    with Session(app.extensions["engine"]) as s:
+        for batch in range(0, n, 500):
+            for i in range(batch, min(n, batch + 500)):
+                events.record(s, "board.step_passed", f"board:BACKLOG-{i:05d}",
+                              {"order": "WO-1", "step": "AOI", "step_index": 4},
+                              station_id="L1-AOI-1")
+            s.commit()
+        last = s.exec(select(func.max(Event.id))).one()
+    built = time.perf_counter() - t0
+    up = broker.start()
+    reconnected = None
+    while sub.backlog < n and time.perf_counter() - up < 60:
+        if reconnected is None and relay.connected:
+            reconnected = time.perf_counter()
+        time.sleep(0.002)
+    done = time.perf_counter()
+    while relay.cursor < last and time.perf_counter() - up < 60:
+        time.sleep(0.01)
+    acked = time.perf_counter()
+    received = sub.backlog
+    sub.close()
+    return {"built_s": built, "drain_s": done - up, "after_reconnect_s":
+            done - (reconnected or up), "cursor_s": acked - up, "received": received}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rate", type=float, default=40.0, help="events per second offered")
+    parser.add_argument("--scans", type=int, default=400)
+    parser.add_argument("--backlog", type=int, default=10_000)
+    args = parser.parse_args()
+    if not os.path.exists(MOSQUITTO):
+        raise SystemExit(f"Mosquitto is not installed at {MOSQUITTO}")
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    from station import mqtt as station_mqtt
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "broker").mkdir()
+        broker = Broker(folder / "broker")
+        broker.start()
+        try:
+            raw = baseline_latency(broker.port, args.rate, args.scans)
+            raw_drain = baseline_drain(broker.port, args.backlog)
+            app, op, serials = make_station(folder, broker.port, args.scans // 5 + 1)
+            relay = station_mqtt.start_relay(app)
+            while not relay.connected or relay.cursor == 0:
+                time.sleep(0.01)
+            time.sleep(0.5)  # the setup's events are out
+            lat = station_latency(app, op, serials, broker.port, args.rate, args.scans)
+            drain = station_drain(app, broker, relay, args.backlog)
+            app.extensions["mqtt"].close()
+        finally:
+            broker.stop()
+    version = subprocess.run([MOSQUITTO, "-h"], capture_output=True, text=True).stdout \
+        .splitlines()[0]
+    print(f"MQTT relay bench: {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+          f"{version}, {os.cpu_count()} CPUs, loopback")
+    print(f"latency, {args.scans} events at {args.rate:g}/s (ms)       p50     p99     max")
+    print(f"  baseline: paho publish -> receive, QoS 1    {pct(raw, 50):6.1f}  {pct(raw, 99):6.1f}"
+          f"  {max(raw) * 1000:6.1f}   ({len(raw)}/{args.scans} received)")
+    print(f"  station: scan commit -> CFX received        {pct(lat, 50):6.1f}  {pct(lat, 99):6.1f}"
+          f"  {max(lat) * 1000:6.1f}   ({len(lat)}/{args.scans} received)   "
+          f"target p99 < {TARGET_P99_MS:g} ms: "
+          f"{'met' if pct(lat, 99) < TARGET_P99_MS and len(lat) == args.scans else 'MISSED'}")
+    print(f"backlog of {args.backlog} events")
+    print(f"  baseline: paho publishes {args.backlog} QoS 1 back to back, all received in "
+          f"{raw_drain:5.2f} s ({args.backlog / raw_drain:,.0f}/s)")
+    print(f"  station: {args.backlog} events committed while the broker was down in "
+          f"{drain['built_s']:.2f} s")
+    print(f"  station: broker back -> every event received {drain['drain_s']:5.2f} s "
+          f"({drain['after_reconnect_s']:.2f} s after the relay reconnected; cursor stored at "
+          f"{drain['cursor_s']:.2f} s; {drain['received']}/{args.backlog} received)  "
+          f"target < {TARGET_DRAIN_S:g} s: "
+          f"{'met' if drain['drain_s'] < TARGET_DRAIN_S else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
