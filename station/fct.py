@@ -26,6 +26,7 @@ from station.holds import active_hold
 from station.models import (
     Board,
     BoardStep,
+    BoxBoard,
     Product,
     Repair,
     Scrap,
@@ -109,6 +110,10 @@ def test_state(session: Session, board: Board) -> dict:
 
 def check_can_move(session: Session, board: Board, fct_done: bool) -> None:
     """Refuse to move a scrapped board, a failed one, or a repaired one not yet retested."""
+    tested = select(TestAttempt.id).where(TestAttempt.board_id == board.id).exists()
+    scrapped = select(Scrap.board_id).where(Scrap.board_id == board.id).exists()
+    if not session.exec(select(tested | scrapped)).one():
+        return  # the usual case, in one query: never tested, never scrapped
     state = test_state(session, board)
     if state["state"] == "scrapped":
         raise BoardScrapped(serial=board.serial, reason=state["scrap"].reason)
@@ -274,6 +279,9 @@ def scrap(session: Session, by: User, serial, reason) -> Scrap:
         raise InvalidInput(detail=f"board {board.serial} is already scrapped")
     row = Scrap(board_id=board.id, reason=reason.strip(), user_id=by.id)
     session.add(row)
+    packed = session.get(BoxBoard, board.id)
+    if packed is not None:  # a scrapped board leaves its box: it is not shipped
+        session.delete(packed)
     order = session.get(WorkOrder, board.order_id)
     events.record(session, "board.scrapped", f"board:{board.serial}",
                   {"order": order.number, "reason": row.reason}, by)

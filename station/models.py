@@ -14,7 +14,11 @@ def utcnow() -> datetime:
 
 def iso(dt: datetime | None) -> str | None:
     """A time as ISO 8601 in UTC with a Z, as the API speaks it."""
-    return None if dt is None else dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if dt is None:
+        return None
+    if dt.tzinfo is None:  # SQLite hands back what SQL functions computed without a zone: UTC
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class User(SQLModel, table=True):

@@ -138,7 +138,8 @@ def record_payment(session: Session, by: User, number, amount, reference, paid_o
         raise PaymentRefused(detail=f"a payment must be above zero, not {value}")
     if value != value.quantize(CENT):
         raise PaymentRefused(detail="a payment has at most two decimals")
-    if currency is not None and currency != order.currency:
+    if currency is not None and (not isinstance(currency, str) or
+                                 currency.upper() != order.currency):
         raise PaymentRefused(detail=f"the order is in {order.currency}, not {currency}")
     if not isinstance(reference, str) or not reference.strip() or len(reference) > 64:
         raise InvalidInput(detail="a payment needs its bank or cash reference (1 to 64 chars)")

@@ -3,11 +3,13 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from station import pcb_lots, stencils
 from station.models import (
     DataPackage,
+    PcbAllocation,
+    PcbLot,
     Product,
     ProfileBoard,
     ProfileRun,
@@ -114,13 +116,16 @@ def profile_item(session: Session, order: WorkOrder, rules: Rules, now: datetime
 
 def pcb_item(session: Session, order: WorkOrder, rules: Rules, now: datetime) -> dict:
     """Ready when allocated lots cover the order and none is past its floor life unbaked."""
-    for lot in pcb_lots.order_lots(session, order):
+    rows = session.exec(select(PcbLot, func.sum(PcbAllocation.quantity))
+                        .join(PcbAllocation, PcbAllocation.lot == PcbLot.lot)
+                        .where(PcbAllocation.order_id == order.id).group_by(PcbLot.lot)).all()
+    for lot, _quantity in rows:
         ends = pcb_lots.floor_life_ends(lot, rules.floor_life_hours)
         if ends is not None and ends < now:
             return _item("blank_pcbs", "PCB_FLOOR_LIFE",
                          f"Lot {lot.lot} is past its floor life since "
                          f"{ends:%Y-%m-%d %H:%M} UTC.", "Bake the lot and record the bake.")
-    have = pcb_lots.allocated(session, order)
+    have = sum(quantity for _lot, quantity in rows)
     if have < order.quantity:
         return _item("blank_pcbs", "PCB_SHORT",
                      f"{have} of {order.quantity} blank PCBs allocated.",

@@ -59,13 +59,12 @@ def scan(session: Session, station_id: str, raw, user: User, scan_id=None,
     boards = _boards_for(session, code)
     order = session.get(WorkOrder, boards[0].order_id)
     product = session.get(Product, order.product_id)
-    for board in boards:
-        _check_board(session, board, product.route)
+    done = {board.id: _check_board(session, board, product.route) for board in boards}
     red = readiness.red_items(session, order, rules.ready_rules)
     if red:
         raise NotReady(order=order.number, items=", ".join(i["message"] for i in red),
                        item_codes=[i["item"] for i in red], codes=[i["code"] for i in red])
-    index = _common_step(session, boards, product.route, station.type)
+    index = _common_step(boards, done, product.route, station.type)
     answer = _pass_step(session, boards, order, product, station, index, user, code, scan_id,
                         rules)
     try:
@@ -92,12 +91,15 @@ def _boards_for(session: Session, code: str) -> list[Board]:
     return boards
 
 
-def _check_board(session: Session, board: Board, route: list[str]) -> None:
-    """Refuse a board that is held, scrapped, failed, or repaired and not yet retested."""
+def _check_board(session: Session, board: Board, route: list[str]) -> int:
+    """Refuse a board that is held, scrapped, failed, or repaired and not yet retested;
+    return how many steps it has passed."""
     hold = active_hold(session, board)
     if hold is not None:
         raise OnHold(serial=board.serial, reason=hold.reason)
-    fct.check_can_move(session, board, steps_done(session, board) > route.index("FCT"))
+    done = steps_done(session, board)
+    fct.check_can_move(session, board, done > route.index("FCT"))
+    return done
 
 
 def _next(route: list[str], index: int) -> str | None:
@@ -121,9 +123,9 @@ def check_step(route: list[str], done: int, step: str, serial: str) -> int:
     return index
 
 
-def _common_step(session: Session, boards: list[Board], route: list[str], step: str) -> int:
+def _common_step(boards: list[Board], done: dict[int, int], route: list[str], step: str) -> int:
     """The step index every board of a scan may pass; a panel moves only all together."""
-    indexes = {check_step(route, steps_done(session, b), step, b.serial) for b in boards}
+    indexes = {check_step(route, done[b.id], step, b.serial) for b in boards}
     if len(indexes) > 1:
         raise OutOfSequence(serial=boards[0].panel_id, step=step, needed="the same step for "
                             "every board of the panel; scan its boards one by one")

@@ -140,7 +140,8 @@ def count_print(session: Session, order: WorkOrder) -> None:
     """One print with the order's stencil (a panel prints once), in the scan's transaction."""
     if order.stencil_id:
         session.exec(update(Stencil).where(Stencil.id == order.stencil_id)
-                     .values(prints=Stencil.prints + 1))
+                     .values(prints=Stencil.prints + 1)
+                     .execution_options(synchronize_session=False))
 
 
 def life_warning(session: Session, order: WorkOrder, warning_pct: float) -> str | None:

@@ -32,7 +32,9 @@ def scan_rules() -> scanning.ScanRules:
     cfg = current_app.config["SETTINGS"].get("scanning", {})
     return scanning.ScanRules(max_length=cfg.get("max_length", 64),
                               allowed=re.compile(cfg.get("allowed", r"^[A-Za-z0-9._/-]+$")),
-                              ready_rules=readiness_rules())
+                              ready_rules=readiness_rules(),
+                              box_capacity=current_app.config["SETTINGS"].get("shipping", {})
+                              .get("box_capacity", 10))
 
 
 def label_rules() -> LabelRules:
