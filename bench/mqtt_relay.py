@@ -69,7 +69,7 @@ class Broker:
         conf = [f"listener {self.port} {HOST}", "allow_anonymous true", "persistence true",
                 f"persistence_location {folder}/", "autosave_interval 10",
                 "max_queued_messages 20000", "log_dest none"]
-        if os.geteuid() == 0:
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
             conf.append("user root")
         self.conf = folder / "mosquitto.conf"
         self.conf.write_text("\n".join(conf) + "\n")

@@ -15,6 +15,22 @@ Topics, under {enterprise}/{site}/{area}/{line}/:
   {station}/event/{kind}  events CFX has no message for, same envelope
   cfx/{Short}, event/{kind} (right under the line) for events without a station
   status                  the status of a line node (one process serving a whole line)
+
+Event kinds and their CFX messages (field names as the IPC-CFX SDK writes them):
+  board.step_passed                 WorkCompleted (Result Completed; a scan records a finished step,
+                                    so UnitsArrived and WorkStarted are not sent)
+  test.recorded, step_passed at FCT UnitsTested (OverallResult Passed/Failed/Error, defect codes)
+  stencil.mounted                   ToolChanged (SMTStencil old and new)
+  hold.placed / hold.released       WorkOrderStatusUpdated (OnHold / InProcess) for an order's
+                                    hold; a single board's hold goes to event/hold-placed
+  board.scrapped                    UnitsDisqualified (DefectiveRepairNotPossible, the reason)
+  station.state_set                 StationStateChanged (SEMI E10 codes as strings, "5000")
+  anything else                     event/{kind}: the same envelope, MessageName
+                                    "SMTStation.Event", the payload without PINs, passwords,
+                                    tokens or badges (user.*, badge.*, token.* included)
+Each envelope carries UniqueID (the event's uid, for dropping duplicates: delivery is at least
+once) and Sequence (the event's id, for spotting gaps), plus Kind, Station and Details (the
+event's payload, cleaned).
 """
 
 import atexit
@@ -503,8 +519,12 @@ class Relay:
 
     def _release_locks(self) -> None:
         if self._pg_lock is not None:
-            self._pg_lock.close()
-            self._pg_lock = None
+            conn, self._pg_lock = self._pg_lock, None
+            try:  # the connection goes back to the pool, still holding it: unlock first
+                conn.execute(text("SELECT pg_advisory_unlock_all()"))
+            except Exception:
+                conn.invalidate()  # then the session ends, and its locks with it
+            conn.close()
         self.lock.release()
 
     def _load_cursor(self) -> None:
@@ -524,10 +544,15 @@ class Relay:
                 self.node_line = station.line if station else self.node_line
 
     def _take_pg_lock(self) -> bool:
-        """On a shared PostgreSQL: one relay per name across every PC, by an advisory lock."""
+        """On a shared PostgreSQL: one relay per name across every PC, by an advisory lock.
+
+        Held by this connection for as long as it is open (a dead PC's lock goes with its
+        connection); keyed by schema and relay name, as advisory locks span the database.
+        """
         conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         key = zlib.crc32(self.name.encode()) & 0x7FFFFFFF
-        if conn.execute(text("SELECT pg_try_advisory_lock(21334, :k)"), {"k": key}).scalar():
+        if conn.execute(text("SELECT pg_try_advisory_lock(hashtext(current_schema()), :k)"),
+                        {"k": key}).scalar():
             self._pg_lock = conn
             return True
         conn.close()

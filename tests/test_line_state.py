@@ -163,3 +163,14 @@ def test_with_no_broker_configured_the_dashboard_polls_and_shows_no_banner(tmp_p
     assert 'data-live="poll"' in html and "No broker configured" in html
     assert "Broker offline" not in html
     assert client.get("/line/T/stream").status_code == 204
+
+
+def test_the_state_form_can_be_included_with_just_the_station(app, line, session):
+    from flask import render_template_string
+
+    station = session.get(Station, "T-QA")
+    with app.test_request_context("/"):
+        html = render_template_string('{% include "_line_state_form.html" %}', station=station)
+        banner = render_template_string('{% include "_line_banner.html" %}')
+    assert 'data-state="idle"' in html and 'name="reason"' in html and "csrf_token" in html
+    assert "Broker offline" in banner and 'hx-trigger="every 10s"' in banner

@@ -59,7 +59,7 @@ class Broker:
         lines = [f"listener {self.port} 127.0.0.1", "persistence true",
                  f"persistence_location {self.folder}/", "autosave_interval 1",
                  "log_dest stderr", "log_type error", "log_type warning"]
-        if os.geteuid() == 0:
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
             lines.append("user root")  # else it drops privileges and cannot write tmp_path
         if tls is not None:  # ca.crt, broker.crt and broker.key in that folder
             lines += [f"cafile {tls / 'ca.crt'}", f"certfile {tls / 'broker.crt'}",

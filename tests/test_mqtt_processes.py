@@ -112,6 +112,8 @@ class StationProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.log.close()
+        # run.py keeps its relay lock in the project's instance folder: leave nothing behind.
+        (ROOT / "instance" / f"relay-{self.client_id}.lock").unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")

@@ -61,8 +61,9 @@ def test_events_arrive_in_order_and_complete_with_their_uid_and_sequence(station
     received = [m for t, m in consumer.messages() if "/cfx/" in t or "/event/" in t]
     assert [(m["Sequence"], m["UniqueID"]) for m in received] == events_in_db(app)  # no dups
     def stored():
+        last = last_id(app)
         with Session(app.extensions["engine"]) as s:
-            return s.get(RelayCursor, relay.name).last_event_id == last_id(app)
+            return s.get(RelayCursor, relay.name).last_event_id == last
     wait_until(stored, 2)  # the cursor is in the database (written at most 5 times a second)
     status = consumer.latest("/status")
     assert status["online"] is True and status["session"] == 1

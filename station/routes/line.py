@@ -44,7 +44,9 @@ POLL_S = 5
 @bp.record_once
 def _setup(state) -> None:
     mqtt.init_app(state.app)
-    state.app.jinja_env.globals["outbox_status"] = outbox_status
+    state.app.jinja_env.globals.update(outbox_status=outbox_status,
+                                       station_snapshot=station_snapshot,
+                                       station_states=line_state.SETTABLE)
 
 
 def hub() -> mqtt.Hub:
@@ -56,6 +58,12 @@ def outbox_status() -> dict:
     """Broker connected, and how many events wait (templates: the banner)."""
     with Session(reader(current_app.extensions["engine"])) as s:
         return hub().status(s)
+
+
+def station_snapshot(station_id: str) -> dict:
+    """A station's state snapshot from this database (templates: the state form)."""
+    with Session(reader(current_app.extensions["engine"])) as s:
+        return line_state.snapshot(s, line_state.find_station(s, station_id), state_rules())
 
 
 def state_rules() -> line_state.StateRules:
@@ -86,7 +94,8 @@ def line_view(session: Session, line_id: str) -> dict:
             snap, source = retained.payload, "broker"
         else:
             snap, source = line_state.snapshot(session, station, rules, now), "local"
-        tiles.append(line_state.tile(snap, _online(feed, snap, seg, slug(station.id)), source))
+        tiles.append({**line_state.tile(snap, _online(feed, snap, seg, slug(station.id)),
+                                        source), "here": True})
     for station_seg, retained in remote.items():
         tiles.append(line_state.tile(retained.payload,
                                      _online(feed, retained.payload, seg, station_seg), "broker"))
