@@ -42,14 +42,17 @@ def _item(item: str, code: str | None, message: str, todo: str = "", warning: st
 
 def data_package_item(session: Session, product: Product) -> dict:
     """Ready when the product revision's newest data package is complete and without errors."""
-    pkg = session.exec(select(DataPackage).where(DataPackage.product_id == product.id)
-                       .order_by(DataPackage.id.desc())).first()
-    if pkg is None:
+    # Only the flag: the report (every designator of the board) is read when it is not ready.
+    newest = session.exec(select(DataPackage.id, DataPackage.ready)
+                          .where(DataPackage.product_id == product.id)
+                          .order_by(DataPackage.id.desc()).limit(1)).first()
+    if newest is None:
         return _item("data_package", "NO_DATA_PACKAGE",
                      f"No data package for {product.code} rev {product.revision}.",
                      "Upload the customer's Gerber zip, BOM and centroid file.")
-    if not pkg.ready:
-        errors = [p["message"] for p in pkg.report.get("problems", [])
+    if not newest.ready:
+        report = session.get(DataPackage, newest.id).report
+        errors = [p["message"] for p in report.get("problems", [])
                   if p.get("severity", "error") == "error"]
         return _item("data_package", "DATA_PACKAGE_INCOMPLETE",
                      "Data package has problems: " + "; ".join(errors[:3]),
@@ -95,9 +98,12 @@ def profile_item(session: Session, order: WorkOrder, rules: Rules, now: datetime
     """Ready when the latest profile run of the product on the order's paste passed (or warned)
     within the validity window; a newer failing run puts the oven in doubt again."""
     since = now - timedelta(hours=rules.profile_validity_hours)
-    latest = session.exec(select(ProfileRun).join(ProfileBoard).where(
-        ProfileBoard.product_id == order.product_id, ProfileRun.paste == order.paste)
-        .order_by(ProfileRun.id.desc())).first()
+    # Only the columns judged here: a run's raw recording and result are large.
+    latest = session.exec(select(ProfileRun.id, ProfileRun.verdict, ProfileRun.pwi,
+                                 ProfileRun.recorded_at, ProfileRun.profile_board_id)
+                          .join(ProfileBoard).where(ProfileBoard.product_id == order.product_id,
+                                                    ProfileRun.paste == order.paste)
+                          .order_by(ProfileRun.id.desc()).limit(1)).first()
     todo = f"Run a profile board of this product through the oven with paste {order.paste}."
     if latest is None:
         return _item("profile_board", "NO_PROFILE_RUN",

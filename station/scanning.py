@@ -144,9 +144,8 @@ def _pass_step(session: Session, boards: list[Board], order: WorkOrder, product:
                        "panel": board.panel_id, "position": board.panel_position,
                        "scan_id": scan_id}, user, station.id)
     warnings = []
-    if station.type == "PRINT":
-        stencils.count_print(session, order)  # a panel is printed once
-        warning = stencils.life_warning(session, order, rules.ready_rules.life_warning_pct)
+    if station.type == "PRINT":  # a panel is printed once
+        warning = stencils.count_print(session, order, rules.ready_rules.life_warning_pct)
         warnings += [warning] if warning else []
     box = shipping.pack(session, order, boards, rules.box_capacity) \
         if station.type == "PACK" else None

@@ -136,24 +136,18 @@ def mount(session: Session, by: User, number, stencil_id) -> WorkOrder:
     return order
 
 
-def count_print(session: Session, order: WorkOrder) -> None:
-    """One print with the order's stencil (a panel prints once), in the scan's transaction."""
-    if order.stencil_id:
-        table = Stencil.__table__  # a plain UPDATE: the ORM's bulk path costs more than the scan
-        session.connection().execute(update(table).where(table.c.id == order.stencil_id)
-                                     .values(prints=table.c.prints + 1))
-
-
-def life_warning(session: Session, order: WorkOrder, warning_pct: float) -> str | None:
-    """A warning once the order's stencil has used `warning_pct` % of its life, else None."""
+def count_print(session: Session, order: WorkOrder, warning_pct: float = 90.0) -> str | None:
+    """Count one print with the order's stencil (a panel prints once), in the scan's
+    transaction; return a warning once `warning_pct` % of its life is used."""
     if order.stencil_id is None:
         return None
-    # The print was counted by an UPDATE in this transaction: read the row again.
-    stencil = session.get(Stencil, order.stencil_id, populate_existing=True)
-    if stencil.prints < stencil.life_prints * warning_pct / 100:
+    table = Stencil.__table__  # a plain UPDATE: the ORM's bulk path costs more than the scan
+    prints, life = session.connection().execute(
+        update(table).where(table.c.id == order.stencil_id)
+        .values(prints=table.c.prints + 1).returning(table.c.prints, table.c.life_prints)).one()
+    if prints < life * warning_pct / 100:
         return None
-    return (f"Stencil {stencil.id} has printed {stencil.prints} of {stencil.life_prints}: "
-            "order its replacement.")
+    return f"Stencil {order.stencil_id} has printed {prints} of {life}: order its replacement."
 
 
 def last_check(session: Session, stencil: Stencil, kind: str) -> StencilCheck | None:
