@@ -1,6 +1,7 @@
 """Shared fixtures: an app on a real database file, a client, API helpers and a small line."""
 
 import os
+import shutil
 import uuid
 from dataclasses import dataclass, field
 
@@ -15,6 +16,7 @@ PEPPER = "test-pepper"
 # scrypt costs ~0.15 s a hash; the tests make hundreds of users, so they hash cheaply.
 people.HASH_METHOD = "pbkdf2:sha256:1000"
 ROUTE = ["PRINT", "SPI", "PLACE", "REFLOW", "AOI", "FCT", "QA", "PACK"]
+CHROMIUM = "/usr/bin/chromium"
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared")
 
 
@@ -25,6 +27,14 @@ def make_app(tmp_path, database_url=None, **overrides):
               "SECRET_KEY": "test-secret", "PIN_PEPPER": PEPPER, "WTF_CSRF_ENABLED": False}
     config.update(overrides)
     return create_app(config)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's Chromium: Playwright's own browser download cannot work here."""
+    return {**browser_type_launch_args,
+            "executable_path": CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
+            "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]}
 
 
 @pytest.fixture

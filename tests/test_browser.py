@@ -31,12 +31,6 @@ OscillatorNode.prototype.start = function (...args) {
 """
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    """Debian's Chromium: Playwright's own browser download is not available here."""
-    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
-            "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]}
-
 
 @pytest.fixture(scope="module")
 def station(tmp_path_factory):

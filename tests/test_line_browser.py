@@ -22,12 +22,6 @@ from station import people
 pytestmark = [pytest.mark.browser, needs_broker]
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    """Debian's Chromium: Playwright's own browser download is not available here."""
-    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
-            "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]}
-
 
 @pytest.fixture(scope="module")
 def floor(tmp_path_factory):

@@ -34,12 +34,6 @@ NEXT_POLL = """() => new Promise((done, fail) => {
 })"""
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    """Debian's Chromium (as in test_browser.py): Playwright's own download is not here."""
-    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
-            "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]}
-
 
 @pytest.fixture(scope="module")
 def station(tmp_path_factory):

@@ -11,7 +11,7 @@ import pytest
 from conftest import build_line, make_app
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, select
-from test_browser import browser_type_launch_args, scanner_types  # noqa: F401 (a fixture)
+from test_browser import scanner_types
 from test_shipping import pay, sign, walk
 from waitress import wasyncore
 from waitress.server import create_server
