@@ -1,12 +1,12 @@
 """Job readiness: the API for stencils, PCB lots, data packages; the order's readiness screen."""
 
-from flask import Blueprint, g, jsonify, redirect, render_template, request
+from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 
 from station import datapackages, pcb_lots, readiness, stencils
 from station.db import get_session
 from station.errors import InvalidInput, StationError
 from station.masterdata import find_order, find_product
-from station.models import PcbLot, ProfileBoard, Stencil, iso, utcnow
+from station.models import PcbLot, Product, ProfileBoard, Stencil, iso, utcnow
 from station.people import require
 from station.routes.api import endpoint
 from station.routes.auth import _safe_next
@@ -225,7 +225,8 @@ def show_readiness(number):
         order = find_order(session, number)
     view = readiness_view(session, order)
     template = "_readiness_tiles.html" if request.headers.get("HX-Request") else "readiness.html"
-    return render_template(template, order=order, view=view, result=result)
+    return render_template(template, order=order, view=view, result=result,
+                           product=session.get(Product, order.product_id))
 
 
 @bp.post("/stencils/<stencil_id>/checks")
@@ -247,3 +248,28 @@ def record_stencil_check(stencil_id):
                                    f.get("note", ""))
     return redirect(_safe_next(request.form.get("next")))  # a local path only
 
+
+
+@bp.route("/products/<code>/<revision>/data-package", methods=("GET", "POST"))
+@login_required()
+def show_data_package(code, revision):
+    """The data package report: what was found, what is missing, what disagrees; upload."""
+    session, error = get_session(), None
+    product = find_product(session, code, revision)
+    if request.method == "POST":
+        require(g.user, "master_data")
+        files = request.files
+        try:
+            if any(n not in files or not files[n].filename for n in ("gerber", "bom", "centroid")):
+                raise InvalidInput(detail="choose the Gerber zip, the BOM and the centroid file")
+            datapackages.upload(session, g.user, code, revision, files["gerber"].read(),
+                                files["bom"].read(), files["bom"].filename,
+                                files["centroid"].read(), files["centroid"].filename)
+            return redirect(url_for("readiness.show_data_package", code=code,
+                                    revision=revision))
+        except StationError as err:
+            session.rollback()
+            error = translate_error(err)
+    pkg = datapackages.latest(session, product)
+    return render_template("data_package.html", product=product, error=error,
+                           pkg=datapackages.package_view(pkg) if pkg else None)
