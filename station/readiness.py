@@ -18,8 +18,6 @@ from station.models import (
     utcnow,
 )
 
-ITEMS = ("data_package", "stencil", "profile_board", "blank_pcbs")
-
 
 @dataclass
 class Rules:

@@ -17,7 +17,6 @@ PEPPER = "test-pepper"
 people.HASH_METHOD = "pbkdf2:sha256:1000"
 ROUTE = ["PRINT", "SPI", "PLACE", "REFLOW", "AOI", "FCT", "QA", "PACK"]
 CHROMIUM = "/usr/bin/chromium"
-SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared")
 
 
 def make_app(tmp_path, database_url=None, **overrides):
