@@ -506,3 +506,16 @@ def test_the_review_page_shows_yields_and_the_signature_box(api, app, client):
     assert page.status_code == 200 and "VOID" in page.get_data(as_text=True)
     assert count(app, Signoff) == 1, "only QA signs"
 
+
+
+def test_the_fct_screen_reads_a_scan_as_the_scan_box_does(api, app, client):
+    sn = api.line.serials[0]
+    to_fct(api, sn)
+    login(client)
+    html = client.post("/fct/T-FCT/board", data={"code": f"]C0{sn}\r\n"}).get_data(as_text=True)
+    assert sn in html and "untested" in html
+    before = count(app, TestAttempt)
+    html = client.post("/fct/T-FCT/board", data={"code": "<script>alert(1)</script>",
+                                                 "outcome": "pass"}).get_data(as_text=True)
+    assert "INVALID_CODE" in html and "<script>alert" not in html
+    assert count(app, TestAttempt) == before

@@ -3,8 +3,9 @@
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 
 from station import fct, qa
+from station.codes import BadCode, normalise
 from station.db import get_session
-from station.errors import InvalidInput, StationError, UnknownStation
+from station.errors import InvalidCode, InvalidInput, StationError, UnknownStation
 from station.masterdata import find_order
 from station.models import Station, iso
 from station.routes.api import endpoint
@@ -157,9 +158,12 @@ def show_fct(station_id):
 def fct_board(station_id):
     """A board scanned (or a result entered by hand) at the FCT station."""
     station, session = _fct_station(station_id), get_session()
-    serial = request.form.get("code", "").strip()
     result, board = None, None
     try:
+        try:  # the same reading of a scan as the scan box: terminators, AIM prefix, allowlist
+            serial = normalise(request.form.get("code", ""))
+        except BadCode as err:
+            raise InvalidCode(reason=str(err)) from None
         board = fct.find_board(session, serial)
         if request.form.get("outcome"):
             fct.record_result(session, g.user, serial, station.id, request.form["outcome"],
