@@ -18,6 +18,8 @@ from station.models import (
     utcnow,
 )
 
+ITEMS = ("data_package", "stencil", "profile_board", "blank_pcbs")  # in the order shown
+
 
 @dataclass
 class Rules:
