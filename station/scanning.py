@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, func, select
+from sqlmodel import Session, func, or_, select
 
 from station import events, fct, people, readiness, shipping, stencils
 from station.codes import DEFAULT_ALLOWED, BadCode, normalise
@@ -22,9 +22,18 @@ from station.errors import (
     UnknownStation,
     WrongStation,
 )
-from station.fct import steps_done
-from station.holds import active_hold
-from station.models import Board, BoardStep, Product, ScanReceipt, Station, User, WorkOrder
+from station.models import (
+    Board,
+    BoardStep,
+    Hold,
+    Product,
+    ScanReceipt,
+    Scrap,
+    Station,
+    TestAttempt,
+    User,
+    WorkOrder,
+)
 
 SCAN_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 TESTED_STEPS = {"FCT"}  # passed by a test result, never by a scan
@@ -57,8 +66,8 @@ def scan(session: Session, station_id: str, raw, user: User, scan_id=None,
     if station is None:
         raise UnknownStation(station=station_id)
     boards = _boards_for(session, code)
-    order = session.get(WorkOrder, boards[0].order_id)
-    product = session.get(Product, order.product_id)
+    order, product = session.exec(select(WorkOrder, Product).join(Product)
+                                  .where(WorkOrder.id == boards[0].order_id)).one()
     done = {board.id: _check_board(session, board, product.route) for board in boards}
     red = readiness.red_items(session, order, rules.ready_rules)
     if red:
@@ -94,11 +103,21 @@ def _boards_for(session: Session, code: str) -> list[Board]:
 def _check_board(session: Session, board: Board, route: list[str]) -> int:
     """Refuse a board that is held, scrapped, failed, or repaired and not yet retested;
     return how many steps it has passed."""
-    hold = active_hold(session, board)
-    if hold is not None:
-        raise OnHold(serial=board.serial, reason=hold.reason)
-    done = steps_done(session, board)
-    fct.check_can_move(session, board, done > route.index("FCT"))
+    # One query for what every scan asks of a board: its hold, its steps, any test or scrap.
+    hold = (select(Hold.reason).where(Hold.order_id == board.order_id,
+                                      Hold.released_at.is_(None),
+                                      or_(Hold.board_id.is_(None), Hold.board_id == board.id))
+            .order_by(Hold.id).limit(1).scalar_subquery())
+    top = (select(func.max(BoardStep.step_index)).where(BoardStep.board_id == board.id)
+           .scalar_subquery())
+    tested = (select(TestAttempt.id).where(TestAttempt.board_id == board.id).exists()
+              | select(Scrap.board_id).where(Scrap.board_id == board.id).exists())
+    reason, top, tested = session.exec(select(hold, top, tested)).one()
+    if reason is not None:
+        raise OnHold(serial=board.serial, reason=reason)
+    done = 0 if top is None else top + 1
+    if tested:
+        fct.check_can_move(session, board, done > route.index("FCT"))
     return done
 
 

@@ -23,8 +23,9 @@ from station.errors import (
     UnknownStation,
     WrongStation,
 )
+from station.fct import steps_done
 from station.models import Board, BoardStep, Event, ScanReceipt, User
-from station.scanning import ScanRules, check_step, scan, steps_done
+from station.scanning import ScanRules, check_step, scan
 
 BOARDS = 40
 
