@@ -367,6 +367,11 @@ def _gs1_result(elements: list, errors: list[str], rules: LabelRules) -> dict:
                       f"station's label types ({_describe(rules.labels, 'gs1')})")
     if errors:
         return {**found, "errors": tuple(errors)}
+    return _labelled(found, fields, label, rules)
+
+
+def _labelled(found: dict, fields: dict, label, rules) -> dict:
+    """The scan of a recognised GS1 or ISO 15434 label: its key field, checked as a plain code."""
     code = fields[label.key]
     try:
         check_plain(code, rules.max_length, rules.allowed)
@@ -502,12 +507,7 @@ def _iso15434(text: str, rules: LabelRules) -> dict:
     found.update(fields=fields, warnings=warnings)
     if errors:
         return {**found, "errors": tuple(errors)}
-    code = fields[label.key]
-    try:
-        check_plain(code, rules.max_length, rules.allowed)
-    except BadCode as err:
-        return {**found, "errors": (f"({label.key}) {err}",)}
-    return {**found, "kind": label.kind, "code": code}
+    return _labelled(found, fields, label, rules)
 
 
 def _iso_fields(data: str, fields: dict, errors: list, warnings: list) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from station import create_app, demo, masterdata, people
 from station.models import User
@@ -116,6 +116,29 @@ def build_line(session: Session, boards: int = 4, panel_size: int | None = None,
 @pytest.fixture
 def line(session):
     return build_line(session)
+
+
+def save_template(folder, build):
+    """Build a database once with `build(session)`; return its file (to copy per test or run)
+    and what `build` returned. Hashing the users' PINs makes building slow."""
+    app = make_app(folder)
+    engine = app.extensions["engine"]
+    with Session(engine, expire_on_commit=False) as s:
+        result = build(s)
+    engine.dispose()  # the last connection to close checkpoints the WAL into the file
+    return folder / "station.db", result
+
+
+def line_from(session: Session) -> Line:
+    """The line of a copied template, read back: its users by role and its serials."""
+    from station.models import Board, User
+
+    line = Line()
+    for role in people.ROLES:
+        line.users[role] = session.exec(select(User).where(User.name == role)).one()
+    line.serials = list(session.exec(select(Board.serial).order_by(Board.id)))
+    session.commit()  # reads begin IMMEDIATE too: let other connections write
+    return line
 
 
 class Api:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import openhtf as htf
 import pytest
-from conftest import PEPPER, ROUTE, Line, build_line, make_app
+from conftest import PEPPER, ROUTE, build_line, line_from, save_template
 from openhtf.output.callbacks import json_factory
 from openhtf.util import units
 from sqlalchemy import text
@@ -26,7 +26,7 @@ from station.errors import (
     UnknownBoard,
     WrongStation,
 )
-from station.models import Board, BoardStep, Event, Repair, Scrap, Signoff, TestAttempt, User
+from station.models import Board, BoardStep, Event, Repair, Scrap, Signoff, TestAttempt
 from station.scanning import scan
 
 BOARDS = 4
@@ -37,12 +37,8 @@ T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     """A database file with a built, ready line: each test starts from a copy of it."""
-    folder = tmp_path_factory.mktemp("fct-template")
-    app = make_app(folder)
-    with Session(app.extensions["engine"], expire_on_commit=False) as s:
-        build_line(s, boards=BOARDS, tokens=False)
-    app.extensions["engine"].dispose()  # checkpoints the WAL into the file
-    return folder / "station.db"
+    return save_template(tmp_path_factory.mktemp("fct-template"),
+                         lambda s: build_line(s, boards=BOARDS, tokens=False))[0]
 
 
 @pytest.fixture
@@ -57,12 +53,7 @@ def session(tmp_path, template):
 
 @pytest.fixture
 def line(session):
-    line = Line()
-    for role in people.ROLES:
-        line.users[role] = session.exec(select(User).where(User.name == role)).one()
-    line.serials = list(session.exec(select(Board.serial).order_by(Board.id)))
-    session.commit()  # reads begin IMMEDIATE too: let other connections write
-    return line
+    return line_from(session)
 
 
 # --- helpers ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import PEPPER, ROUTE, build_line, make_app
+from conftest import PEPPER, ROUTE, build_line, save_template
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -34,17 +34,16 @@ BOARD = st.integers(0, QUANTITY)  # QUANTITY + 1 boards
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     """A line whose boards all wait at FCT, built once: each run starts from a copy."""
-    folder = tmp_path_factory.mktemp("fct-model")
-    app = make_app(folder)
-    with Session(app.extensions["engine"], expire_on_commit=False) as s:
+    def build(s):
         line = build_line(s, boards=QUANTITY, tokens=False)
         masterdata.add_boards(s, line.users["admin"], line.order, count=1)
         serials = list(s.exec(select(Board.serial).order_by(Board.id)))
         for serial in serials:
             for step in ROUTE[:FCT]:
                 scan(s, f"T-{step}", serial, line.users["operator"])
-    app.extensions["engine"].dispose()  # checkpoints the WAL into the file
-    return folder / "station.db", serials
+        return serials
+
+    return save_template(tmp_path_factory.mktemp("fct-model"), build)
 
 
 class FctMachine(RuleBasedStateMachine):

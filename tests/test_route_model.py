@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import ROUTE, build_line, make_app
+from conftest import ROUTE, build_line, save_template
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -44,13 +44,12 @@ STEPS = st.sampled_from([*STATION_TYPES, "NEXT", "NEXT", "NEXT"])  # NEXT: where
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     """A database file with a line, built once: each run of the machine starts from a copy."""
-    folder = tmp_path_factory.mktemp("route-model")
-    app = make_app(folder)
-    with Session(app.extensions["engine"], expire_on_commit=False) as s:
+    def build(s):
         line = build_line(s, boards=BOARDS, tokens=False)
         masterdata.create_station(s, line.users["admin"], "T-XRAY", "XRAY", "T")
-    app.extensions["engine"].dispose()  # checkpoints the WAL into the file
-    return folder / "station.db", line.serials
+        return line.serials
+
+    return save_template(tmp_path_factory.mktemp("route-model"), build)
 
 
 def expected(done: int, step: str):

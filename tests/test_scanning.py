@@ -5,7 +5,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import ROUTE, Line, build_line, make_app
+from conftest import ROUTE, Line, build_line, line_from, make_app, save_template
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, func, select
 
@@ -32,15 +32,12 @@ BOARDS = 40
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
-    """A database file with a built line (users hashed once: scrypt makes that slow)."""
-    folder = tmp_path_factory.mktemp("template")
-    app = make_app(folder)
-    engine = app.extensions["engine"]
-    with Session(engine, expire_on_commit=False) as s:
+    """A database file with a built line, made once per module."""
+    def build(s):
         line = build_line(s, boards=BOARDS, tokens=False)
         masterdata.create_station(s, line.users["admin"], "T-XRAY", "XRAY", "T")
-    engine.dispose()  # the last connection to close checkpoints the WAL into the file
-    return folder / "station.db"
+
+    return save_template(tmp_path_factory.mktemp("template"), build)[0]
 
 
 @pytest.fixture
@@ -53,12 +50,7 @@ def app(tmp_path, template):
 @pytest.fixture
 def line(session):
     """The template's line, read back from the copy."""
-    line = Line()
-    for role in people.ROLES:
-        line.users[role] = session.exec(select(User).where(User.name == role)).one()
-    line.serials = list(session.exec(select(Board.serial).order_by(Board.id)))
-    session.commit()  # reads too begin IMMEDIATE: let other connections write
-    return line
+    return line_from(session)
 
 
 def counts(session) -> dict:
