@@ -3,13 +3,14 @@
 import logging
 import sqlite3
 import threading
+from collections import namedtuple
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from flask import g
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def make_engine(url: str) -> Engine:
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         if mode == "IMMEDIATE":
             turns.enter(conn.connection.info)
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        conn.connection.driver_connection.execute(f"BEGIN {mode}")  # the DBAPI's: cheaper
 
     @event.listens_for(engine.pool, "checkin")
     def checkin(_dbapi_conn, record):
@@ -139,3 +140,78 @@ def init_app(app) -> None:
         app.config["SQLITE_WARNING"] = check_sqlite_library()
     migrate(engine)
     app.teardown_appcontext(close_session)
+
+
+def connection(session: Session) -> Connection:
+    """The session's connection, in its transaction, with its pending changes flushed first
+    (as the session's own queries do): where Prepared statements run."""
+    session.flush()
+    return session.connection()
+
+
+class Prepared:
+    """A Core statement compiled once per dialect and run straight on the DBAPI cursor of a
+    connection's transaction, with SQLAlchemy's own conversions of the values.
+
+    SQLAlchemy's execution machinery costs about 100 µs a statement, several times what
+    SQLite takes to run one, and every scan runs seven: the scan's path runs them this way.
+    """
+
+    def __init__(self, statement):
+        self.statement = statement
+        self.columns = list(getattr(statement, "exported_columns", []))
+        self.row = namedtuple("Row", [c.key for c in self.columns]) if self.columns else None
+        self._compiled, self._readers = {}, {}
+
+    def _compile(self, dialect, keys: tuple[str, ...]):
+        """The statement's SQL for the dialect, and the conversions of its parameters."""
+        found = self._compiled.get((dialect.name, keys))
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect, column_keys=list(keys) or None)
+            writers = {name: p for name, bind in compiled.binds.items()
+                       if (p := bind.type.dialect_impl(dialect).bind_processor(dialect))}
+            found = self._compiled[(dialect.name, keys)] = (compiled, writers)
+        return found
+
+    def _read(self, dialect, description) -> list[tuple[int, object]]:
+        """The columns whose values need converting, by the types the database reports."""
+        found = self._readers.get(dialect.name)
+        if found is None:
+            readers = [c.type.dialect_impl(dialect).result_processor(dialect, d[1])
+                       for c, d in zip(self.columns, description, strict=True)]
+            found = self._readers[dialect.name] = [(i, r) for i, r in enumerate(readers) if r]
+        return found
+
+    @staticmethod
+    def _params(compiled, writers: dict, given: dict):
+        values = compiled.construct_params(given)
+        for name, write in writers.items():
+            if name in values:
+                values[name] = write(values[name])
+        return [values[n] for n in compiled.positiontup] if compiled.positional else values
+
+    def run(self, conn: Connection, params: dict | list[dict] | None = None) -> list:
+        """Run in `conn`'s transaction with one set of parameters (or a list, for an INSERT of
+        many rows); the rows it returns."""
+        many = isinstance(params, list)
+        first = (params[0] if many else params) or {}
+        keys = tuple(sorted(first)) if self.statement.is_insert else ()  # the columns it sets
+        compiled, writers = self._compile(conn.dialect, keys)
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            if many:
+                cursor.executemany(compiled.string,
+                                   [self._params(compiled, writers, p) for p in params])
+            else:
+                cursor.execute(compiled.string, self._params(compiled, writers, first))
+            if self.row is None:
+                return []
+            readers, rows = self._read(conn.dialect, cursor.description), cursor.fetchall()
+        finally:
+            cursor.close()
+        if readers:
+            rows = [list(values) for values in rows]
+            for values in rows:
+                for i, read in readers:
+                    values[i] = read(values[i])
+        return [self.row._make(values) for values in rows]

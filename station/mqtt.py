@@ -61,7 +61,7 @@ from sqlalchemy import or_, text
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, func, select
 
-from station import line_state
+from station import events, line_state
 from station.db import reader
 from station.line_state import slug
 from station.models import Board, Event, Line, RelayCursor, Station, utcnow
@@ -301,11 +301,11 @@ def _unlisten(obj) -> None:
 
 def _after_flush(session, _context):
     if any(isinstance(o, Event) for o in session.new):
-        session.info["station_events"] = True
+        session.info[events.ADDED] = True
 
 
 def _after_commit(session):
-    if not session.info.pop("station_events", False):
+    if not session.info.pop(events.ADDED, False):
         return
     bind = session.get_bind()
     url = str(bind.url) if bind is not None else ""
@@ -317,7 +317,7 @@ def _after_commit(session):
 
 
 def _after_rollback(session):
-    session.info.pop("station_events", None)
+    session.info.pop(events.ADDED, None)
 
 
 def install_commit_hook() -> None:

@@ -4,11 +4,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import bindparam, exists, insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, or_, select
 
 from station import events, fct, people, readiness, shipping, stencils
 from station.codes import DEFAULT_ALLOWED, BadCode, normalise
+from station.db import Prepared, connection
 from station.errors import (
     AlreadyDone,
     InvalidCode,
@@ -26,13 +29,12 @@ from station.models import (
     Board,
     BoardStep,
     Hold,
-    Product,
     ScanReceipt,
     Scrap,
     Station,
     TestAttempt,
     User,
-    WorkOrder,
+    utcnow,
 )
 
 SCAN_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -60,64 +62,85 @@ def scan(session: Session, station_id: str, raw, user: User, scan_id=None,
         code = normalise(raw, rules.max_length, rules.allowed)
     except BadCode as e:
         raise InvalidCode(reason=str(e)) from None
-    if scan_id and (receipt := session.get(ScanReceipt, scan_id)):
-        return receipt.answer
-    station = session.get(Station, station_id)
-    if station is None:
+    conn = connection(session)  # the statements of every scan run without the ORM
+    if scan_id and (answer := _receipt(conn, scan_id)):
+        return answer
+    boards = _boards_for(session, conn, code, station_id)
+    step = boards[0].station_type
+    if step is None:
         raise UnknownStation(station=station_id)
-    boards = _boards_for(session, code)
-    order, product = session.exec(select(WorkOrder, Product).join(Product)
-                                  .where(WorkOrder.id == boards[0].order_id)).one()
-    done = {board.id: _check_board(session, board, product.route) for board in boards}
-    red = readiness.red_items(session, order, rules.ready_rules)
+    order = readiness.facts(session, boards[0].order_id)
+    route = order.order.route
+    done = [_check_board(session, board, route) for board in boards]
+    red = [item for item in readiness.judge(order, rules.ready_rules) if not item["ready"]]
     if red:
-        raise NotReady(order=order.number, items=", ".join(i["message"] for i in red),
+        raise NotReady(order=order.order.number, items=", ".join(i["message"] for i in red),
                        item_codes=[i["item"] for i in red], codes=[i["code"] for i in red])
-    index = _common_step(boards, done, product.route, station.type)
-    answer = _pass_step(session, boards, order, product, station, index, user, code, scan_id,
-                        rules)
+    index = _common_step(boards, done, route, step)
     try:
+        answer = _pass_step(session, conn, boards, order.order, station_id, step, index, user,
+                            code, scan_id, rules)
         session.commit()
-    except IntegrityError:
+    except (IntegrityError, conn.dialect.dbapi.IntegrityError):
         # Another station (or a replay of this scan) won the same step at the same instant.
         session.rollback()
-        if scan_id and (receipt := session.get(ScanReceipt, scan_id)):
-            return receipt.answer
-        raise AlreadyDone(serial=code, step=station.type, next_step=_next(product.route,
-                                                                           index + 1)) from None
+        if scan_id and (answer := _receipt(session.connection(), scan_id)):
+            return answer
+        raise AlreadyDone(serial=code, step=step, next_step=_next(route, index + 1)) from None
     return answer
 
 
-def _boards_for(session: Session, code: str) -> list[Board]:
+def _boards_query():
+    """Boards by serial or panel id, each with its hold, steps passed, test flag, and the
+    station's type: everything a scan asks of a board, in one query."""
+    b = Board.__table__
+    hold = (select(Hold.reason).where(Hold.order_id == b.c.order_id, Hold.released_at.is_(None),
+                                      or_(Hold.board_id.is_(None), Hold.board_id == b.c.id))
+            .order_by(Hold.id).limit(1).correlate(b).scalar_subquery())
+    top = (select(func.max(BoardStep.step_index)).where(BoardStep.board_id == b.c.id)
+           .correlate(b).scalar_subquery())
+    tested = (exists().where(TestAttempt.board_id == b.c.id).correlate(b)
+              | exists().where(Scrap.board_id == b.c.id).correlate(b))
+    station = select(Station.type).where(Station.id == bindparam("station")).scalar_subquery()
+    code = bindparam("code")
+    return (select(b.c.id, b.c.serial, b.c.order_id, b.c.panel_id, b.c.panel_position,
+                   hold.label("hold"), top.label("top"), tested.label("tested"),
+                   station.label("station_type"))
+            .where(or_(b.c.serial == code, b.c.panel_id == code))
+            .order_by(b.c.panel_position, b.c.id).with_for_update(of=b))
+
+
+BOARDS = Prepared(_boards_query())
+RECEIPT = Prepared(select(ScanReceipt.answer).where(ScanReceipt.scan_id == bindparam("scan_id")))
+STEP = Prepared(insert(BoardStep.__table__))
+SAVE_RECEIPT = Prepared(insert(ScanReceipt.__table__))
+
+
+def _receipt(conn: Connection, scan_id: str) -> dict | None:
+    """The answer already given to this scan_id, if any."""
+    rows = RECEIPT.run(conn, {"scan_id": scan_id})
+    return rows[0].answer if rows else None
+
+
+def _boards_for(session: Session, conn: Connection, code: str, station_id: str) -> list:
     """The board with this serial, or every board of the panel with this id, locked."""
-    board = session.exec(select(Board).where(Board.serial == code).with_for_update()).first()
-    if board is not None:
-        return [board]
-    boards = list(session.exec(select(Board).where(Board.panel_id == code)
-                               .order_by(Board.panel_position, Board.id).with_for_update()))
-    if not boards:
-        raise UnknownBoard(serial=code)
-    return boards
+    rows = BOARDS.run(conn, {"code": code, "station": station_id})
+    board = [row for row in rows if row.serial == code]  # a serial wins over a panel id
+    if board or rows:
+        return board or rows
+    if session.get(Station, station_id) is None:
+        raise UnknownStation(station=station_id)
+    raise UnknownBoard(serial=code)
 
 
-def _check_board(session: Session, board: Board, route: list[str]) -> int:
+def _check_board(session: Session, board, route: list[str]) -> int:
     """Refuse a board that is held, scrapped, failed, or repaired and not yet retested;
     return how many steps it has passed."""
-    # One query for what every scan asks of a board: its hold, its steps, any test or scrap.
-    hold = (select(Hold.reason).where(Hold.order_id == board.order_id,
-                                      Hold.released_at.is_(None),
-                                      or_(Hold.board_id.is_(None), Hold.board_id == board.id))
-            .order_by(Hold.id).limit(1).scalar_subquery())
-    top = (select(func.max(BoardStep.step_index)).where(BoardStep.board_id == board.id)
-           .scalar_subquery())
-    tested = (select(TestAttempt.id).where(TestAttempt.board_id == board.id).exists()
-              | select(Scrap.board_id).where(Scrap.board_id == board.id).exists())
-    reason, top, tested = session.exec(select(hold, top, tested)).one()
-    if reason is not None:
-        raise OnHold(serial=board.serial, reason=reason)
-    done = 0 if top is None else top + 1
-    if tested:
-        fct.check_can_move(session, board, done > route.index("FCT"))
+    if board.hold is not None:
+        raise OnHold(serial=board.serial, reason=board.hold)
+    done = 0 if board.top is None else board.top + 1
+    if board.tested:
+        fct.check_can_move(session, session.get(Board, board.id), done > route.index("FCT"))
     return done
 
 
@@ -142,43 +165,43 @@ def check_step(route: list[str], done: int, step: str, serial: str) -> int:
     return index
 
 
-def _common_step(boards: list[Board], done: dict[int, int], route: list[str], step: str) -> int:
+def _common_step(boards: list, done: list[int], route: list[str], step: str) -> int:
     """The step index every board of a scan may pass; a panel moves only all together."""
-    indexes = {check_step(route, done[b.id], step, b.serial) for b in boards}
+    indexes = {check_step(route, d, step, b.serial) for b, d in zip(boards, done, strict=True)}
     if len(indexes) > 1:
         raise OutOfSequence(serial=boards[0].panel_id, step=step, needed="the same step for "
                             "every board of the panel; scan its boards one by one")
     return indexes.pop()
 
 
-def _pass_step(session: Session, boards: list[Board], order: WorkOrder, product: Product,
-               station: Station, index: int, user: User, code: str, scan_id,
-               rules: ScanRules) -> dict:
+def _pass_step(session: Session, conn: Connection, boards: list, order, station_id: str, step: str,
+               index: int, user: User, code: str, scan_id, rules: ScanRules) -> dict:
     """Record the step for each board with its event, and the answer for replays."""
-    for board in boards:
-        session.add(BoardStep(board_id=board.id, step_index=index, step=station.type,
-                              station_id=station.id, user_id=user.id))
-        events.record(session, "board.step_passed", f"board:{board.serial}",
-                      {"order": order.number, "step": station.type, "step_index": index,
-                       "panel": board.panel_id, "position": board.panel_position,
-                       "scan_id": scan_id}, user, station.id)
+    now = utcnow()
+    STEP.run(conn, [{"board_id": b.id, "step_index": index, "step": step, "at": now,
+                         "station_id": station_id, "user_id": user.id} for b in boards])
+    events.insert_rows(session, conn, [events.values(
+        "board.step_passed", f"board:{b.serial}",
+        {"order": order.number, "step": step, "step_index": index, "panel": b.panel_id,
+         "position": b.panel_position, "scan_id": scan_id}, user, station_id) for b in boards])
     warnings = []
-    if station.type == "PRINT":  # a panel is printed once
-        warning = stencils.count_print(session, order, rules.ready_rules.life_warning_pct)
+    if step == "PRINT":  # a panel is printed once
+        warning = stencils.count_print(conn, order.stencil_id,
+                                       rules.ready_rules.life_warning_pct)
         warnings += [warning] if warning else []
-    box = shipping.pack(session, order, boards, rules.box_capacity) \
-        if station.type == "PACK" else None
+    box = shipping.pack(session, order.id, [b.id for b in boards], rules.box_capacity) \
+        if step == "PACK" else None
     answer = {"accepted": True, "warnings": warnings,
               "serial": boards[0].serial if len(boards) == 1 else code,
-              "order": order.number, "step": station.type,
-              "next_step": _next(product.route, index + 1),
-              "serials": [b.serial for b in boards], "station": station.id}
+              "order": order.number, "step": step, "next_step": _next(order.route, index + 1),
+              "serials": [b.serial for b in boards], "station": station_id}
     if boards[0].panel_id and len(boards) > 1:
         answer["panel"] = boards[0].panel_id
     if box is not None:
         answer["box"] = box.number
     if scan_id:
-        session.add(ScanReceipt(scan_id=scan_id, station_id=station.id, answer=answer))
+        SAVE_RECEIPT.run(conn, {"scan_id": scan_id, "station_id": station_id,
+                                    "answer": answer, "at": now})
     return answer
 
 

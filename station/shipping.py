@@ -95,21 +95,21 @@ def _unfinished(session: Session, order: WorkOrder, product: Product) -> int:
     return max(boards - done, 0) if boards else order.quantity
 
 
-def pack(session: Session, order: WorkOrder, boards: list[Board], capacity: int) -> Box:
+def pack(session: Session, order_id: int, board_ids: list[int], capacity: int) -> Box:
     """Put boards scanned at PACK into the order's open box, opening a new one when full."""
-    box = session.exec(select(Box).where(Box.order_id == order.id, Box.closed_at.is_(None))
+    box = session.exec(select(Box).where(Box.order_id == order_id, Box.closed_at.is_(None))
                        .order_by(Box.number.desc())).first()
-    for board in boards:
+    for board_id in board_ids:
         if box is None or _count(session, box) >= box.capacity:
             if box is not None:
                 box.closed_at = utcnow()
                 session.add(box)
             number = session.exec(select(func.count()).select_from(Box)
-                                  .where(Box.order_id == order.id)).one() + 1
-            box = Box(order_id=order.id, number=number, capacity=capacity)
+                                  .where(Box.order_id == order_id)).one() + 1
+            box = Box(order_id=order_id, number=number, capacity=capacity)
             session.add(box)
             session.flush()
-        session.add(BoxBoard(board_id=board.id, box_id=box.id))
+        session.add(BoxBoard(board_id=board_id, box_id=box.id))
         session.flush()
     return box
 

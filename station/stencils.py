@@ -1,12 +1,19 @@
 """Stencils: registered per product side, measured, cleaned, inspected, mounted, counted."""
 
-from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlalchemy import bindparam, update
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
 
 from station import events, people
+from station.db import Prepared
 from station.errors import Conflict, InvalidInput, NotFound, StationError
 from station.masterdata import find_order, find_product, valid_code
 from station.models import Product, Stencil, StencilCheck, User, WorkOrder, utcnow
+
+_TABLE = Stencil.__table__
+COUNT_PRINT = Prepared(update(_TABLE).where(_TABLE.c.id == bindparam("stencil"))
+                       .values(prints=_TABLE.c.prints + 1)
+                       .returning(_TABLE.c.prints, _TABLE.c.life_prints))
 
 SIDES = ("top", "bottom")
 
@@ -136,22 +143,12 @@ def mount(session: Session, by: User, number, stencil_id) -> WorkOrder:
     return order
 
 
-def count_print(session: Session, order: WorkOrder, warning_pct: float = 90.0) -> str | None:
+def count_print(conn: Connection, stencil_id: str | None, warning_pct: float = 90.0) -> str | None:
     """Count one print with the order's stencil (a panel prints once), in the scan's
     transaction; return a warning once `warning_pct` % of its life is used."""
-    if order.stencil_id is None:
+    if stencil_id is None:
         return None
-    table = Stencil.__table__  # a plain UPDATE: the ORM's bulk path costs more than the scan
-    prints, life = session.connection().execute(
-        update(table).where(table.c.id == order.stencil_id)
-        .values(prints=table.c.prints + 1).returning(table.c.prints, table.c.life_prints)).one()
+    prints, life = COUNT_PRINT.run(conn, {"stencil": stencil_id})[0]
     if prints < life * warning_pct / 100:
         return None
-    return f"Stencil {order.stencil_id} has printed {prints} of {life}: order its replacement."
-
-
-def last_check(session: Session, stencil: Stencil, kind: str) -> StencilCheck | None:
-    """The latest check of a kind (tension, cleaning, inspection) of the stencil."""
-    return session.exec(select(StencilCheck).where(StencilCheck.stencil_id == stencil.id,
-                                                   StencilCheck.kind == kind)
-                        .order_by(StencilCheck.id.desc())).first()
+    return f"Stencil {stencil_id} has printed {prints} of {life}: order its replacement."

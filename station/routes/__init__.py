@@ -32,6 +32,7 @@ def init_app(app) -> None:
         if hasattr(module, "api"):
             csrf.exempt(module.api)  # the API authenticates by bearer token, never by cookie
             app.register_blueprint(module.api)
+    app.session_interface = web.CookieSessions()
     app.register_error_handler(StationError, web.handle_error)
     app.before_request(web.load_user)
     app.after_request(web.add_headers)

@@ -201,7 +201,8 @@ def _screen_scan(session, order, raw: str) -> dict:
         return {"outcome": "accepted", "message": f"{alloc.quantity} boards of lot {code} "
                                                   f"allocated."}
     if session.get(ProfileBoard, code):
-        item = readiness.profile_item(session, order, readiness_rules(), utcnow())
+        item = readiness.profile_item(readiness.facts(session, order.id), readiness_rules(),
+                                      utcnow())
         return {"outcome": "accepted" if item["ready"] else "refused",
                 "message": f"Profile board {code}: {item['message']}"}
     return {"outcome": "refused", "message": f"{code[:64]} is no stencil, PCB lot or profile "
