@@ -170,7 +170,9 @@ class Prepared:
             compiled = self.statement.compile(dialect=dialect, column_keys=list(keys) or None)
             writers = {name: p for name, bind in compiled.binds.items()
                        if (p := bind.type.dialect_impl(dialect).bind_processor(dialect))}
-            found = self._compiled[(dialect.name, keys)] = (compiled, writers)
+            fixed = {name: bind.effective_value for name, bind in compiled.binds.items()
+                     if not bind.required}  # values written into the statement, such as 'FCT'
+            found = self._compiled[(dialect.name, keys)] = (compiled, writers, fixed)
         return found
 
     def _read(self, dialect, description) -> list[tuple[int, object]]:
@@ -183,12 +185,17 @@ class Prepared:
         return found
 
     @staticmethod
-    def _params(compiled, writers: dict, given: dict):
+    def _params(compiled, writers: dict, fixed: dict, given: dict):
+        """The DBAPI's parameters: in order for SQLite's `?`, by name for psycopg's."""
+        if compiled.positional:
+            values = [given[n] if n in given else fixed[n] for n in compiled.positiontup]
+            return [writers[n](v) if n in writers else v
+                    for n, v in zip(compiled.positiontup, values, strict=True)]
         values = compiled.construct_params(given)
         for name, write in writers.items():
             if name in values:
                 values[name] = write(values[name])
-        return [values[n] for n in compiled.positiontup] if compiled.positional else values
+        return values
 
     def run(self, conn: Connection, params: dict | list[dict] | None = None) -> list:
         """Run in `conn`'s transaction with one set of parameters (or a list, for an INSERT of
@@ -196,14 +203,14 @@ class Prepared:
         many = isinstance(params, list)
         first = (params[0] if many else params) or {}
         keys = tuple(sorted(first)) if self.statement.is_insert else ()  # the columns it sets
-        compiled, writers = self._compile(conn.dialect, keys)
+        compiled, writers, fixed = self._compile(conn.dialect, keys)
         cursor = conn.connection.driver_connection.cursor()
         try:
             if many:
                 cursor.executemany(compiled.string,
-                                   [self._params(compiled, writers, p) for p in params])
+                                   [self._params(compiled, writers, fixed, p) for p in params])
             else:
-                cursor.execute(compiled.string, self._params(compiled, writers, first))
+                cursor.execute(compiled.string, self._params(compiled, writers, fixed, first))
             if self.row is None:
                 return []
             readers, rows = self._read(conn.dialect, cursor.description), cursor.fetchall()
