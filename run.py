@@ -1,6 +1,7 @@
 """Start the station under its production server: python run.py [--host] [--port] [--demo]."""
 
 import argparse
+import gc
 import logging
 
 from waitress import serve
@@ -36,6 +37,8 @@ def main() -> None:
     # the instance folder); a killed station shows offline through its last will.
     start_relay(app)
     logging.info("station at http://%s:%d", args.host, args.port)
+    gc.collect()
+    gc.freeze()  # what start-up built lives on: the collector's full passes skip it, and are short
     serve(app, host=args.host, port=args.port, threads=args.threads)
 
 

@@ -405,6 +405,9 @@ def main() -> None:
     parser.add_argument("--open-seconds", type=float, default=15, help="open-loop duration")
     parser.add_argument("--boards", type=int, default=3000, help="boards registered")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--floor-app", default="bench/floor_app.py",
+                        help="the baseline server (bench/lean_app.py: the station's reads and "
+                             "writes, hand-written)")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="scan_load-"))
@@ -435,7 +438,7 @@ def measure(args, tmp: Path) -> dict[tuple[str, str], Result]:
             {"DATABASE_URL": station_url, "SECRET_KEY": "bench-secret", "PIN_PEPPER": PEPPER,
              "MQTT_URL": ""}, sport, tmp, "/api/v1/openapi.json"))
         procs.append(start_server(
-            "floor", [sys.executable, "bench/floor_app.py", str(tmp / "floor.db"), "--port",
+            "floor", [sys.executable, args.floor_app, str(tmp / "floor.db"), "--port",
                       str(fport), "--threads", str(args.threads)], {}, fport, tmp, "/ping"))
         servers = {"floor": (fport, procs[1].pid), "station": (sport, procs[0].pid)}
         results: dict[tuple[str, str], Result] = {}

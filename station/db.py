@@ -160,7 +160,8 @@ class Prepared:
     def __init__(self, statement):
         self.statement = statement
         self.columns = list(getattr(statement, "exported_columns", []))
-        self.row = namedtuple("Row", [c.key for c in self.columns]) if self.columns else None
+        names = [c.key or f"_{i}" for i, c in enumerate(self.columns)]  # count() has no name
+        self.row = namedtuple("Row", names, rename=True) if names else None
         self._compiled, self._readers = {}, {}
 
     def _compile(self, dialect, keys: tuple[str, ...]):

@@ -69,17 +69,17 @@ def scan(session: Session, station_id: str, raw, user: User, scan_id=None,
     step = boards[0].station_type
     if step is None:
         raise UnknownStation(station=station_id)
-    order = readiness.facts(session, boards[0].order_id)
-    route = order.order.route
+    facts = readiness.facts(session, boards[0].order_id)
+    order, route = facts.order, facts.order.route
     done = [_check_board(session, board, route) for board in boards]
-    red = [item for item in readiness.judge(order, rules.ready_rules) if not item["ready"]]
+    red = [item for item in readiness.judge(facts, rules.ready_rules) if not item["ready"]]
     if red:
-        raise NotReady(order=order.order.number, items=", ".join(i["message"] for i in red),
+        raise NotReady(order=order.number, items=", ".join(i["message"] for i in red),
                        item_codes=[i["item"] for i in red], codes=[i["code"] for i in red])
     index = _common_step(boards, done, route, step)
     try:
-        answer = _pass_step(session, conn, boards, order.order, station_id, step, index, user,
-                            code, scan_id, rules)
+        answer = _pass_step(session, conn, boards, order, station_id, step, index, user, code,
+                            scan_id, rules)
         session.commit()
     except (IntegrityError, conn.dialect.dbapi.IntegrityError):
         # Another station (or a replay of this scan) won the same step at the same instant.
@@ -125,9 +125,8 @@ def _receipt(conn: Connection, scan_id: str) -> dict | None:
 def _boards_for(session: Session, conn: Connection, code: str, station_id: str) -> list:
     """The board with this serial, or every board of the panel with this id, locked."""
     rows = BOARDS.run(conn, {"code": code, "station": station_id})
-    board = [row for row in rows if row.serial == code]  # a serial wins over a panel id
-    if board or rows:
-        return board or rows
+    if rows:
+        return [row for row in rows if row.serial == code] or rows  # a serial before a panel
     if session.get(Station, station_id) is None:
         raise UnknownStation(station=station_id)
     raise UnknownBoard(serial=code)
@@ -179,7 +178,7 @@ def _pass_step(session: Session, conn: Connection, boards: list, order, station_
     """Record the step for each board with its event, and the answer for replays."""
     now = utcnow()
     STEP.run(conn, [{"board_id": b.id, "step_index": index, "step": step, "at": now,
-                         "station_id": station_id, "user_id": user.id} for b in boards])
+                     "station_id": station_id, "user_id": user.id} for b in boards])
     events.insert_rows(session, conn, [events.values(
         "board.step_passed", f"board:{b.serial}",
         {"order": order.number, "step": step, "step_index": index, "panel": b.panel_id,
@@ -200,8 +199,8 @@ def _pass_step(session: Session, conn: Connection, boards: list, order, station_
     if box is not None:
         answer["box"] = box.number
     if scan_id:
-        SAVE_RECEIPT.run(conn, {"scan_id": scan_id, "station_id": station_id,
-                                    "answer": answer, "at": now})
+        SAVE_RECEIPT.run(conn, {"scan_id": scan_id, "station_id": station_id, "answer": answer,
+                                "at": now})
     return answer
 
 

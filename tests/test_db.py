@@ -9,7 +9,7 @@ import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from conftest import ROUTE, build_line, make_app
-from sqlalchemy import inspect, text
+from sqlalchemy import bindparam, inspect, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, func, select
 
@@ -357,3 +357,83 @@ def test_postgres_two_scans_at_the_same_instant_have_one_winner(pg_app, pg_line)
     assert sorted(n for _, n in counted) == [1] * len(line.serials)
     assert session.exec(select(func.count()).select_from(Event)
                         .where(Event.kind == "board.step_passed")).one() == len(line.serials)
+
+
+# --- Prepared statements (the scan's path) ------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_app(request, tmp_path):
+    """The app on SQLite, and on the PostgreSQL of TEST_DATABASE_URL."""
+    if request.param == "sqlite":
+        yield make_app(tmp_path)
+        return
+    app = make_app(tmp_path, database_url=request.getfixturevalue("pg_url"))
+    yield app
+    app.extensions["engine"].dispose()
+
+
+def test_prepared_reads_what_the_orm_reads(any_app):
+    engine = any_app.extensions["engine"]
+    with Session(engine, expire_on_commit=False) as s:
+        build_line(s, boards=2, tokens=False)
+    read = db.Prepared(select(Event.id, Event.at, Event.payload, Event.user_id, Event.station_id)
+                       .where(Event.kind == "station.created").order_by(Event.id))
+    flags = db.Prepared(select(User.name, User.locked, User.created_at)
+                        .where(User.role == "operator"))
+    with Session(engine) as s:
+        rows = read.run(db.connection(s))
+        orm = s.exec(select(Event).where(Event.kind == "station.created")
+                     .order_by(Event.id)).all()
+        assert rows and [(r.id, r.at, r.payload, r.user_id, r.station_id) for r in rows] \
+            == [(e.id, e.at, e.payload, e.user_id, e.station_id) for e in orm]
+        assert all(r.at.utcoffset().total_seconds() == 0 for r in rows)  # aware, in UTC
+        (user,) = flags.run(db.connection(s))
+        assert user.locked is False and user.created_at.tzinfo is not None
+
+
+def test_prepared_writes_what_the_orm_reads_back_and_rolls_back_with_the_session(any_app):
+    engine = any_app.extensions["engine"]
+    rows = [events.values("test.prepared", f"thing:{i}", {"n": i, "名": "板"}, None, None)
+            for i in range(3)]
+    with Session(engine) as s:
+        conn = db.connection(s)
+        events.INSERT.run(conn, rows[0])  # one row
+        events.INSERT.run(conn, rows[1:])  # many
+        s.rollback()
+        assert s.exec(select(func.count()).select_from(Event)
+                      .where(Event.kind == "test.prepared")).one() == 0
+        events.insert_rows(s, db.connection(s), rows)
+        s.commit()
+    with Session(engine) as s:
+        back = s.exec(select(Event).where(Event.kind == "test.prepared").order_by(Event.id)).all()
+        assert [(e.uid, e.subject, e.payload, e.at, e.actor) for e in back] \
+            == [(r["uid"], r["subject"], r["payload"], r["at"], "system") for r in rows]
+
+
+def test_prepared_sees_what_the_session_has_not_flushed_yet(any_app):
+    engine = any_app.extensions["engine"]
+    count = db.Prepared(select(func.count()).select_from(Station)
+                        .where(Station.line == bindparam("line")))
+    with Session(engine) as s:
+        s.add(Station(id="P-NEW", type="AOI", line="P"))
+        assert count.run(db.connection(s), {"line": "P"})[0][0] == 1
+        s.rollback()
+
+
+def test_prepared_update_returns_its_rows_and_keeps_literals_of_the_statement(any_app):
+    engine = any_app.extensions["engine"]
+    with Session(engine, expire_on_commit=False) as s:
+        build_line(s, boards=1, tokens=False)
+    table = User.__table__
+    bump = db.Prepared(update(table).where(table.c.name == bindparam("who"),
+                                           table.c.role == "operator")
+                       .values(failed_pins=table.c.failed_pins + 1)
+                       .returning(table.c.name, table.c.failed_pins))
+    with Session(engine) as s:
+        conn = db.connection(s)
+        assert bump.run(conn, {"who": "operator"}) == [("operator", 1)]
+        assert bump.run(conn, {"who": "operator"})[0].failed_pins == 2
+        assert bump.run(conn, {"who": "qa"}) == []  # the literal 'operator' is part of it
+        s.commit()
+        assert s.exec(select(User.failed_pins).where(User.name == "operator")).one() == 2
