@@ -563,3 +563,45 @@ def test_one_red_item_stops_the_order_and_green_lets_it_go(session, line, admin,
     assert scanning.scan(session, "T-SPI", serials[0], op)["next_step"] == "PLACE"
     assert scanning.scan(session, "T-PRINT", serials[1], op)["accepted"] is True
     assert stored(session)[0] == before[0] + 2
+
+
+# --- the judgement alone, on facts as the two queries return them -------------------------
+
+
+def _facts(readiness_row: dict, lots=()) -> readiness.Facts:
+    """Facts of an order whose every item is green, with `readiness_row` changed."""
+    now = utcnow()
+    row = {"id": 1, "number": "WO-P", "quantity": 10, "paste": "SAC305", "stencil_id": "S1",
+           "product_id": 1, "code": "PCB", "revision": "A", "route": list(ROUTE),
+           "package_id": 3, "package_ready": True, "retired_at": None, "damaged": False,
+           "prints": 10, "life_prints": 100, "prints_at_clean": 5, "clean_interval_prints": 20,
+           "tension_id": 7, "tension_passed": True, "tension_note": "", "run_id": 9,
+           "verdict": "PASS", "pwi": 40.0, "recorded_at": now - timedelta(hours=1),
+           "profile_board_id": "PB1"} | readiness_row
+    lot = {"lot": "L1", "opened_at": None, "baked_at": None, "floor_life_hours": None,
+           "quantity": 10}
+    lots = [lot | changed for changed in lots] or [lot]
+    as_row = readiness.FACTS.row  # the query's own row type: columns by name
+    return readiness.Facts(as_row(**row), [readiness.LOTS.row(**x) for x in lots])
+
+
+def test_the_judgement_needs_no_database_and_names_the_first_problem_of_each_item():
+    now = utcnow()
+    assert [i["code"] for i in readiness.judge(_facts({}), now=now)] == [None] * 4
+    codes = {i["item"]: i["code"] for i in readiness.judge(_facts(
+        {"prints": 100, "verdict": "FAIL", "package_id": None},
+        lots=[{"opened_at": now - timedelta(hours=200)}]), now=now)}
+    assert codes == {"data_package": "NO_DATA_PACKAGE", "stencil": "STENCIL_LIFE_REACHED",
+                     "profile_board": "PROFILE_FAILED", "blank_pcbs": "PCB_FLOOR_LIFE"}
+
+
+def test_the_judgement_follows_the_clock_and_the_rules_it_is_given():
+    facts, now = _facts({}), utcnow()
+    later = now + timedelta(hours=24)  # the run was recorded an hour before `now`
+    (profile,) = [i for i in readiness.judge(facts, now=later) if i["item"] == "profile_board"]
+    assert profile["code"] == "PROFILE_EXPIRED"
+    longer = readiness.Rules(profile_validity_hours=48)
+    assert all(i["ready"] for i in readiness.judge(facts, longer, now=later))
+    short = _facts({}, lots=[{"quantity": 4}, {"lot": "L2", "quantity": 5}])
+    (pcbs,) = [i for i in readiness.judge(short, now=now) if i["item"] == "blank_pcbs"]
+    assert (pcbs["code"], pcbs["message"]) == ("PCB_SHORT", "9 of 10 blank PCBs allocated.")
