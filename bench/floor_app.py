@@ -45,23 +45,20 @@ def create_app(db_path: str) -> Flask:
         return jsonify(accepted=True, id=cur.lastrowid, serial=data["code"],
                        step=data["station"]), 201
 
-    @app.get("/ping")
-    def ping():
-        """Ready check."""
-        return "ok"
-
     return app
 
 
-def main() -> None:
-    """Serve the floor app on loopback with waitress."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(create=create_app, description: str = __doc__) -> None:
+    """Serve the app `create(db_path)` makes (the floor's by default) on loopback with
+    waitress, with the /ping that scan_load.py waits for."""
+    parser = argparse.ArgumentParser(description=description.splitlines()[0])
     parser.add_argument("db_path")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
-    serve(create_app(args.db_path), host="127.0.0.1", port=args.port, threads=args.threads,
-          _quiet=True)
+    app = create(args.db_path)
+    app.add_url_rule("/ping", "ping", lambda: "ok")
+    serve(app, host="127.0.0.1", port=args.port, threads=args.threads, _quiet=True)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ It shows how much of the station's cost is the work and how much the layers:
     python bench/scan_load.py --floor-app bench/lean_app.py
 """
 
-import argparse
 import hashlib
 import json
 import sqlite3
@@ -17,7 +16,7 @@ import uuid
 from datetime import UTC, datetime
 
 from flask import Flask, jsonify, request
-from waitress import serve
+from floor_app import main as serve_main  # bench/ is on the path when run as a script
 
 ROUTE = ["PRINT", "SPI", "PLACE", "REFLOW", "AOI", "FCT", "QA", "PACK"]
 SCHEMA = """
@@ -111,24 +110,8 @@ def create_app(db_path: str) -> Flask:
                 raise
         return jsonify(answer), 201
 
-    @app.get("/ping")
-    def ping():
-        """Ready check."""
-        return "ok"
-
     return app
 
 
-def main() -> None:
-    """Serve the lean station on loopback with waitress."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("db_path")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--threads", type=int, default=8)
-    args = parser.parse_args()
-    serve(create_app(args.db_path), host="127.0.0.1", port=args.port, threads=args.threads,
-          _quiet=True)
-
-
 if __name__ == "__main__":
-    main()
+    serve_main(create_app, __doc__)  # the floor's command line and server
