@@ -6,7 +6,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
-from station.db import Prepared
+from station.db import Prepared, WriteTx
 from station.models import Event, User, utcnow
 
 INSERT = Prepared(insert(Event.__table__))
@@ -29,7 +29,7 @@ def record(session: Session, kind: str, subject: str, payload: dict | None = Non
     return ev
 
 
-def insert_rows(session: Session, conn: Connection, rows: list[dict]) -> None:
+def insert_rows(session: Session | WriteTx, conn: Connection | WriteTx, rows: list[dict]) -> None:
     """Write events (from `values`) straight to the session's transaction, as the scan does;
     its commit still wakes the MQTT relay."""
     INSERT.run(conn, rows)

@@ -35,6 +35,7 @@ event's payload, cleaned).
 
 import atexit
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -61,7 +62,7 @@ from sqlalchemy import or_, text
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, func, select
 
-from station import events, line_state
+from station import db, events, line_state
 from station.db import reader
 from station.line_state import slug
 from station.models import Board, Event, Line, RelayCursor, Station, utcnow
@@ -305,15 +306,21 @@ def _after_flush(session, _context):
 
 
 def _after_commit(session):
-    if not session.info.pop(events.ADDED, False):
+    """After an ORM session's or a WriteTx's commit: wake the relays and feeds of its database."""
+    if not session.info.pop(events.ADDED, False) or not _listeners:  # len() is cheap, list() not
         return
-    bind = session.get_bind()
-    url = str(bind.url) if bind is not None else ""
     with _listeners_lock:
         listeners = list(_listeners)
+    bind = session.engine if isinstance(session, db.WriteTx) else session.get_bind()
+    url = _url_text(bind.url) if bind is not None else ""
     for listener in listeners:
         if listener.engine_url == url:
             listener.notify()
+
+
+@functools.lru_cache(maxsize=8)
+def _url_text(url) -> str:
+    return str(url)  # rendering a URL costs more than a scan's event insert
 
 
 def _after_rollback(session):
@@ -328,6 +335,7 @@ def install_commit_hook() -> None:
         sa_event.listen(OrmSession, "after_commit", _after_commit)
         sa_event.listen(OrmSession, "after_soft_rollback",
                         lambda session, _tx: _after_rollback(session))
+        db.AFTER_COMMIT.append(_after_commit)
         _hooked = True
 
 

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from station import events
-from station.db import Prepared, connection
+from station.db import Prepared, WriteTx, connection
 from station.errors import BadCredentials, BadgeLocked, Conflict, Forbidden, InvalidInput, NotFound
 from station.models import ApiToken, User
 
@@ -153,9 +153,10 @@ TOKEN_USER = Prepared(select(*User.__table__.c).join(ApiToken, ApiToken.user_id 
                              ApiToken.revoked_at.is_(None)))
 
 
-def user_for_token(session: Session, token: str) -> User | None:
+def user_for_token(session: Session | WriteTx, token: str) -> User | None:
     """The user a bearer token belongs to, or None."""
-    rows = TOKEN_USER.run(connection(session), {"token_hash": _token_hash(token)})
+    conn = session if isinstance(session, WriteTx) else connection(session)  # before its BEGIN
+    rows = TOKEN_USER.run(conn, {"token_hash": _token_hash(token)})
     return _detached(rows[0]) if rows else None
 
 

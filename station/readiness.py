@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
 from station import pcb_lots
-from station.db import Prepared, connection
+from station.db import Prepared, WriteTx, connection
 from station.models import (
     DataPackage,
     PcbAllocation,
@@ -86,7 +86,7 @@ class Facts:
     package_errors: list[str] = field(default_factory=list)
 
 
-def facts(session: Session, order_id: int) -> Facts:
+def facts(session: Session | WriteTx, order_id: int) -> Facts:
     """The order's readiness facts, read in the session's transaction."""
     conn = connection(session)
     row = FACTS.run(conn, {"order_id": order_id})[0]

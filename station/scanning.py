@@ -11,7 +11,7 @@ from sqlmodel import Session, func, or_, select
 
 from station import events, fct, people, readiness, shipping, stencils
 from station.codes import DEFAULT_ALLOWED, BadCode, normalise
-from station.db import Prepared, connection
+from station.db import Prepared, WriteTx, connection, orm
 from station.errors import (
     AlreadyDone,
     InvalidCode,
@@ -51,9 +51,10 @@ class ScanRules:
     box_capacity: int = 10
 
 
-def scan(session: Session, station_id: str, raw, user: User, scan_id=None,
+def scan(session: Session | WriteTx, station_id: str, raw, user: User, scan_id=None,
          rules: ScanRules | None = None) -> dict:
-    """Pass the scanned board (or every board of a scanned panel) through the station's step."""
+    """Pass the scanned board (or every board of a scanned panel) through the station's step;
+    committed in `session`, an ORM session or (the API's) a WriteTx."""
     people.require(user, "floor")
     rules = rules or ScanRules()
     if scan_id is not None and (not isinstance(scan_id, str) or not SCAN_ID.match(scan_id)):
@@ -84,7 +85,7 @@ def scan(session: Session, station_id: str, raw, user: User, scan_id=None,
     except (IntegrityError, conn.dialect.dbapi.IntegrityError):
         # Another station (or a replay of this scan) won the same step at the same instant.
         session.rollback()
-        if scan_id and (answer := _receipt(session.connection(), scan_id)):
+        if scan_id and (answer := _receipt(connection(session), scan_id)):
             return answer
         raise AlreadyDone(serial=code, step=step, next_step=_next(route, index + 1)) from None
     return answer
@@ -116,13 +117,14 @@ STEP = Prepared(insert(BoardStep.__table__))
 SAVE_RECEIPT = Prepared(insert(ScanReceipt.__table__))
 
 
-def _receipt(conn: Connection, scan_id: str) -> dict | None:
+def _receipt(conn: Connection | WriteTx, scan_id: str) -> dict | None:
     """The answer already given to this scan_id, if any."""
     rows = RECEIPT.run(conn, {"scan_id": scan_id})
     return rows[0].answer if rows else None
 
 
-def _boards_for(session: Session, conn: Connection, code: str, station_id: str) -> list:
+def _boards_for(session: Session | WriteTx, conn: Connection | WriteTx, code: str,
+                station_id: str) -> list:
     """The board with this serial, or every board of the panel with this id, locked."""
     rows = BOARDS.run(conn, {"code": code, "station": station_id})
     if rows:
@@ -132,14 +134,15 @@ def _boards_for(session: Session, conn: Connection, code: str, station_id: str) 
     raise UnknownBoard(serial=code)
 
 
-def _check_board(session: Session, board, route: list[str]) -> int:
+def _check_board(session: Session | WriteTx, board, route: list[str]) -> int:
     """Refuse a board that is held, scrapped, failed, or repaired and not yet retested;
     return how many steps it has passed."""
     if board.hold is not None:
         raise OnHold(serial=board.serial, reason=board.hold)
     done = 0 if board.top is None else board.top + 1
     if board.tested:
-        fct.check_can_move(session, session.get(Board, board.id), done > route.index("FCT"))
+        fct.check_can_move(orm(session), session.get(Board, board.id),
+                           done > route.index("FCT"))
     return done
 
 
@@ -173,8 +176,9 @@ def _common_step(boards: list, done: list[int], route: list[str], step: str) -> 
     return indexes.pop()
 
 
-def _pass_step(session: Session, conn: Connection, boards: list, order, station_id: str, step: str,
-               index: int, user: User, code: str, scan_id, rules: ScanRules) -> dict:
+def _pass_step(session: Session | WriteTx, conn: Connection | WriteTx, boards: list, order,
+               station_id: str, step: str, index: int, user: User, code: str, scan_id,
+               rules: ScanRules) -> dict:
     """Record the step for each board with its event, and the answer for replays."""
     now = utcnow()
     STEP.run(conn, [{"board_id": b.id, "step_index": index, "step": step, "at": now,
@@ -188,7 +192,7 @@ def _pass_step(session: Session, conn: Connection, boards: list, order, station_
         warning = stencils.count_print(conn, order.stencil_id,
                                        rules.ready_rules.life_warning_pct)
         warnings += [warning] if warning else []
-    box = shipping.pack(session, order.id, [b.id for b in boards], rules.box_capacity) \
+    box = shipping.pack(orm(session), order.id, [b.id for b in boards], rules.box_capacity) \
         if step == "PACK" else None
     answer = {"accepted": True, "warnings": warnings,
               "serial": boards[0].serial if len(boards) == 1 else code,

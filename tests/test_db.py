@@ -333,26 +333,34 @@ def test_postgres_events_are_append_only(pg_app):
 
 
 @pytest.mark.postgres
-def test_postgres_two_scans_at_the_same_instant_have_one_winner(pg_app, pg_line):
+@pytest.mark.parametrize("opener", [lambda e: Session(e), db.WriteTx], ids=["session", "write_tx"])
+def test_postgres_two_scans_at_the_same_instant_have_one_winner(pg_app, pg_line, opener):
     session, line = pg_line
     engine, op = pg_app.extensions["engine"], line.users["operator"]
     session.commit()
 
-    def one(serial, barrier):
-        with Session(engine) as s:
+    def one(serial, barrier, scan_id=None):
+        with opener(engine) as s:
             barrier.wait(timeout=10)
             try:
-                return scan(s, "T-PRINT", serial, op)["step"]
+                return scan(s, "T-PRINT", serial, op, scan_id=scan_id)
             except AlreadyDone:
                 return "already-done"
             except OperationalError as err:
                 return f"error: {err}"
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for serial in line.serials:
+        for serial in line.serials[:6]:
             barrier = threading.Barrier(2)
-            pair = [pool.submit(one, serial, barrier) for _ in range(2)]
-            assert sorted(f.result(timeout=30) for f in pair) == ["PRINT", "already-done"]
+            pair = [f.result(timeout=30) for f in
+                    [pool.submit(one, serial, barrier) for _ in range(2)]]
+            assert sorted(r["step"] if isinstance(r, dict) else r for r in pair) \
+                == ["PRINT", "already-done"], pair
+        for serial in line.serials[6:]:  # the same scan sent twice: one answer, stored once
+            barrier = threading.Barrier(2)
+            pair = [pool.submit(one, serial, barrier, f"twice-{serial}") for _ in range(2)]
+            first, second = (f.result(timeout=30) for f in pair)
+            assert isinstance(first, dict) and first == second, (first, second)
     counted = session.exec(select(BoardStep.board_id, func.count()).group_by(BoardStep.board_id))
     assert sorted(n for _, n in counted) == [1] * len(line.serials)
     assert session.exec(select(func.count()).select_from(Event)
@@ -437,3 +445,84 @@ def test_prepared_update_returns_its_rows_and_keeps_literals_of_the_statement(an
         assert bump.run(conn, {"who": "qa"}) == []  # the literal 'operator' is part of it
         s.commit()
         assert s.exec(select(User.failed_pins).where(User.name == "operator")).one() == 2
+
+
+# --- WriteTx (the API scan's transaction) -------------------------------------------------
+
+
+def step_events(engine) -> list[str]:
+    with Session(engine) as s:
+        return list(s.exec(select(Event.subject).where(Event.kind == "test.tx")
+                           .order_by(Event.id)))
+
+
+def test_write_tx_commits_its_statements_and_wakes_the_relay(any_app):
+    engine, woken = any_app.extensions["engine"], []
+    db.AFTER_COMMIT.insert(0, lambda tx: woken.append(dict(tx.info)))  # before the relay's
+    try:
+        with db.WriteTx(engine) as tx:
+            events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "thing:1")])
+            tx.commit()
+    finally:
+        db.AFTER_COMMIT.pop(0)
+    assert step_events(engine) == ["thing:1"]
+    assert woken == [{events.ADDED: True}]  # what the MQTT relay's hook looks for
+
+
+def test_write_tx_keeps_nothing_it_did_not_commit(any_app):
+    engine = any_app.extensions["engine"]
+    with db.WriteTx(engine) as tx:
+        events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "rolled-back")])
+        tx.rollback()
+        events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "kept")])
+        tx.commit()
+        events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "never")])
+    with pytest.raises(RuntimeError), db.WriteTx(engine) as tx:
+        events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "crashed")])
+        raise RuntimeError("a bug in the middle of a scan")
+    assert step_events(engine) == ["kept"]
+
+
+def test_write_tx_orm_session_works_in_the_same_transaction(any_app):
+    engine = any_app.extensions["engine"]
+    count = db.Prepared(select(func.count()).select_from(Station)
+                        .where(Station.line == bindparam("line")))
+    with db.WriteTx(engine) as tx:
+        tx.orm.add(Station(id="W-1", type="AOI", line="W"))
+        assert count.run(db.connection(tx), {"line": "W"})[0][0] == 1  # flushed first
+        tx.rollback()
+        assert count.run(db.connection(tx), {"line": "W"})[0][0] == 0
+        tx.orm.add(Station(id="W-2", type="AOI", line="W"))
+        assert tx.get(Station, "W-2").type == "AOI"
+        tx.commit()
+    with Session(engine) as s:
+        assert s.exec(select(Station.id).where(Station.line == "W")).all() == ["W-2"]
+
+
+def test_write_tx_hands_the_write_turn_on_at_commit(app):
+    engine, order = app.extensions["engine"], []
+    first_began, first_committed = threading.Event(), threading.Event()
+
+    def first():
+        with db.WriteTx(engine) as tx:
+            events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "first")])
+            first_began.set()
+            threading.Event().wait(0.3)
+            tx.commit()
+            order.append("first committed")
+            first_committed.set()
+            threading.Event().wait(0.3)  # the connection is not back in the pool yet
+        order.append("first closed")
+
+    def second():
+        first_began.wait(5)
+        with db.WriteTx(engine) as tx:
+            events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "second")])
+            order.append("second wrote")
+            tx.commit()
+
+    with ThreadPoolExecutor(2) as pool:
+        for f in [pool.submit(first), pool.submit(second)]:
+            f.result(timeout=20)
+    assert order == ["first committed", "second wrote", "first closed"]
+    assert step_events(engine) == ["first", "second"]

@@ -9,7 +9,7 @@ from conftest import ROUTE, Line, build_line, line_from, make_app, save_template
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, func, select
 
-from station import events, holds, masterdata, people
+from station import db, events, holds, masterdata, people
 from station.errors import (
     AlreadyDone,
     Forbidden,
@@ -486,12 +486,16 @@ def test_floor_roles_may_scan(session, line):
 # --- two stations at the same instant -----------------------------------------------------
 
 
-def race(engine, user, serials, station="T-PRINT", scan_id=None):
+OPENERS = {"session": lambda engine: Session(engine, expire_on_commit=False),
+           "write_tx": db.WriteTx}  # the screens' transaction, and the API's
+
+
+def race(engine, user, serials, station="T-PRINT", scan_id=None, opener="session"):
     """Scan each board from two threads released together; the outcomes per board."""
     outcomes = []
 
     def one(serial, barrier):
-        with Session(engine, expire_on_commit=False) as s:
+        with OPENERS[opener](engine) as s:
             barrier.wait(timeout=10)
             try:
                 answer = scan(s, station, serial, user, scan_id=scan_id and f"{scan_id}-{serial}")
@@ -509,12 +513,13 @@ def race(engine, user, serials, station="T-PRINT", scan_id=None):
     return outcomes
 
 
-def test_two_scans_of_one_board_at_the_same_instant_have_one_winner(app, session, line):
+@pytest.mark.parametrize("opener", OPENERS)
+def test_two_scans_of_one_board_at_the_same_instant_have_one_winner(app, session, line, opener):
     engine, op = app.extensions["engine"], line.users["operator"]
     serials = line.serials[:25]
     before = counts(session)
     session.commit()
-    for serial, pair in zip(serials, race(engine, op, serials), strict=True):
+    for serial, pair in zip(serials, race(engine, op, serials, opener=opener), strict=True):
         won = [r for r in pair if isinstance(r, dict)]
         assert len(won) == 1, pair
         assert won[0]["serial"] == serial and won[0]["step"] == "PRINT"
@@ -526,12 +531,13 @@ def test_two_scans_of_one_board_at_the_same_instant_have_one_winner(app, session
         assert board_steps(session, serial) == [(0, "PRINT")]
 
 
-def test_a_scan_sent_twice_at_the_same_instant_is_stored_once(app, session, line):
+@pytest.mark.parametrize("opener", OPENERS)
+def test_a_scan_sent_twice_at_the_same_instant_is_stored_once(app, session, line, opener):
     engine, op = app.extensions["engine"], line.users["operator"]
     serials = line.serials[:10]
     before = counts(session)
     session.commit()
-    for pair in race(engine, op, serials, scan_id="dup"):
+    for pair in race(engine, op, serials, scan_id="dup", opener=opener):
         assert all(isinstance(r, dict) for r in pair), pair
         assert pair[0] == pair[1]
     after = counts(session)

@@ -12,12 +12,18 @@ from flask_babel import gettext
 
 from station import people, scanning
 from station.codes import LabelRules
-from station.db import get_session
+from station.db import WriteTx, get_session
 from station.devices import scanner
 from station.errors import InvalidInput, UnknownStation
 from station.models import Station, User, utcnow
-from station.routes.api import endpoint
-from station.routes.web import json_body, login_required, readiness_rules, sign_in, translate_error
+from station.routes.web import (
+    api_user,
+    json_body,
+    login_required,
+    readiness_rules,
+    sign_in,
+    translate_error,
+)
 from station.shifts import shift_start
 
 bp = Blueprint("scans", __name__)
@@ -65,15 +71,16 @@ def note_sign_ins(response):
 
 
 @api.post("/scans")
-@endpoint
-def create_scan(user):
+def create_scan():
     """Scan a board (or panel) at a station: 201 with its next step, or the floor's refusal."""
-    data = json_body()
-    if not isinstance(data.get("station"), str):
-        # A list would be taken for a primary-key tuple and an object would crash the lookup.
-        raise InvalidInput(detail="station must be a station id such as L1-AOI-1")
-    answer = scanning.scan(get_session(), data.get("station"), data.get("code"), user,
-                           data.get("scan_id"), scan_rules())
+    with WriteTx(current_app.extensions["engine"]) as tx:  # the hot path: no ORM session
+        user = api_user(tx)
+        data = json_body()
+        if not isinstance(data.get("station"), str):
+            # A list would be taken for a primary-key tuple and an object would crash the lookup.
+            raise InvalidInput(detail="station must be a station id such as L1-AOI-1")
+        answer = scanning.scan(tx, data.get("station"), data.get("code"), user,
+                               data.get("scan_id"), scan_rules())
     return jsonify(answer), 201
 
 

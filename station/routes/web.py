@@ -9,7 +9,7 @@ from flask_babel import get_locale, gettext
 
 from station import people, readiness
 from station.codes import BIDI
-from station.db import get_session
+from station.db import WriteTx, get_session
 from station.errors import InvalidInput, StationError, Unauthenticated
 from station.models import User
 
@@ -56,13 +56,14 @@ def web_user() -> User | None:
     return user
 
 
-def api_user() -> User:
-    """The user of the request's bearer token, or UNAUTHENTICATED."""
+def api_user(db: WriteTx | None = None) -> User:
+    """The user of the request's bearer token (read in `db` or the request's session), or
+    UNAUTHENTICATED."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     user = None
     if scheme.lower() == "bearer":
-        user = people.user_for_token(get_session(), token.strip())
+        user = people.user_for_token(db or get_session(), token.strip())
     if user is None:
         raise Unauthenticated()
     g.user = user
@@ -115,13 +116,16 @@ def load_user() -> None:
     g.user = None if request.path.startswith(("/api/", "/static/")) else web_user()
 
 
+SAFETY_HEADERS = (("Vary", "HX-Request"), ("X-Frame-Options", "SAMEORIGIN"),
+                  ("X-Content-Type-Options", "nosniff"),
+                  ("Content-Security-Policy",
+                   "default-src 'self'; img-src 'self' data:; frame-ancestors 'self'"))
+
+
 def add_headers(response):
     """Pages that serve both a page and a fragment vary on HX-Request; no page is framed."""
-    response.headers.setdefault("Vary", "HX-Request")
-    response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Content-Security-Policy",
-                                "default-src 'self'; img-src 'self' data:; frame-ancestors 'self'")
+    present = {name.lower() for name, _ in response.headers}
+    response.headers.extend([(k, v) for k, v in SAFETY_HEADERS if k.lower() not in present])
     return response
 
 
