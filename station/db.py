@@ -1,4 +1,5 @@
-"""The database: engine, pragmas, transactions that lock early, migrations, request sessions."""
+"""The database: engine, pragmas, transactions that lock early, migrations, request sessions,
+and the API scan's own transaction (WriteTx) and statements (Prepared)."""
 
 import logging
 import sqlite3
@@ -172,7 +173,7 @@ class WriteTx:
     """A write transaction straight on a pooled DBAPI connection: the API scan's path.
 
     A scan's statements are Prepared, so what SQLAlchemy's session and connection add around
-    them (about a quarter of a scan's time) buys nothing there. It acts as the session of
+    them (about a sixth of a scan's time) buys nothing there. It acts as the session of
     `scanning.scan` (get, commit, rollback, info); the rare rules that need ORM objects get
     `orm`, a session opened on the same connection and transaction when first asked.
     """
