@@ -23,6 +23,7 @@ import queue
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,7 @@ ROUTE = ["PRINT", "SPI", "PLACE", "REFLOW", "AOI", "FCT", "QA", "PACK"]
 SCANNED = ROUTE[:ROUTE.index("FCT")]  # FCT is passed by a test result, not by a scan
 PEPPER = "bench-pepper"
 TARGET_P99_MS = 25.0
+TARGET_RATIO = 0.5  # the station's closed-loop throughput against the floor's
 
 
 @dataclass
@@ -403,7 +405,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1.5, help="closed-loop warm-up")
     parser.add_argument("--rate", type=float, default=100, help="open-loop scans per second")
     parser.add_argument("--open-seconds", type=float, default=15, help="open-loop duration")
-    parser.add_argument("--boards", type=int, default=3000, help="boards registered")
+    parser.add_argument("--boards", type=int, default=3000, help="boards registered per round")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="closed-loop rounds, floor and station in turn (a machine whose "
+                             "speed drifts shows as a spread of ratios)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--floor-app", default="bench/floor_app.py",
                         help="the baseline server (bench/lean_app.py: the station's reads and "
@@ -442,19 +447,21 @@ def measure(args, tmp: Path) -> dict[tuple[str, str], Result]:
                       str(fport), "--threads", str(args.threads)], {}, fport, tmp, "/ping"))
         servers = {"floor": (fport, procs[1].pid), "station": (sport, procs[0].pid)}
         results: dict[tuple[str, str], Result] = {}
-        serials = seed_line(sport, tokens, args.boards)
+        serials = seed_line(sport, tokens, args.boards * args.rounds)
         # Closed loop takes boards from the front, open loop from the back: never the same.
         need_open = math.ceil(args.rate * args.open_seconds / len(SCANNED)) + 1
         closed_serials, open_serials = serials[:-need_open], serials[-need_open:]
         headers = {"Authorization": f"Bearer {tokens['operator']}"}
-        for name, (port, pid) in servers.items():
-            print(f"{phase_name('closed', args)} against {name} for "
-                  f"{args.warmup + args.seconds:g} s ...", file=sys.stderr)
-            work = closed_work(closed_serials, args.threads)
-            if name == "floor":  # the floor keeps no route: it may take the same scans again
-                work = [items * 10 for items in work]
-            results[phase_name("closed", args), name] = closed_loop(
-                port, pid, headers, work, args.warmup, args.seconds)
+        for k in range(args.rounds):
+            mine = closed_serials[k::args.rounds]  # each round scans boards of its own
+            for name, (port, pid) in servers.items():
+                print(f"{phase_name('closed', args, k)} against {name} for "
+                      f"{args.warmup + args.seconds:g} s ...", file=sys.stderr)
+                work = closed_work(mine, args.threads)
+                if name == "floor":  # the floor keeps no route: it may take the same scans again
+                    work = [items * 10 for items in work]
+                results[phase_name("closed", args, k), name] = closed_loop(
+                    port, pid, headers, work, args.warmup, args.seconds)
         for name, (port, pid) in servers.items():
             print(f"{phase_name('open', args)} against {name} for {args.open_seconds:g} s ...",
                   file=sys.stderr)
@@ -468,9 +475,9 @@ def measure(args, tmp: Path) -> dict[tuple[str, str], Result]:
             stop_server(proc)
 
 
-def phase_name(phase: str, args) -> str:
+def phase_name(phase: str, args, round_: int = 0) -> str:
     if phase == "closed":
-        return f"closed, {args.threads} clients"
+        return f"closed, {args.threads} clients" + (f" #{round_ + 1}" if args.rounds > 1 else "")
     return f"open, {args.rate:g}/s offered"
 
 
@@ -482,11 +489,19 @@ def report(args, results: dict[tuple[str, str], Result]) -> None:
     for (phase, name), r in results.items():
         print(row(phase, name, r))
     print("-" * len(HEADER))
-    cf = results[phase_name("closed", args), "floor"]
-    cs = results[phase_name("closed", args), "station"]
-    print(f"station/floor, closed loop: throughput {cs.rate / cf.rate:.2f}x, "
-          f"p50 {cs.pct(50) / cf.pct(50):.1f}x, p99 {cs.pct(99) / cf.pct(99):.1f}x, "
-          f"server CPU per scan {cs.cpu_ms_per_scan() / cf.cpu_ms_per_scan():.1f}x")
+    ratios = []
+    for k in range(args.rounds):
+        cf = results[phase_name("closed", args, k), "floor"]
+        cs = results[phase_name("closed", args, k), "station"]
+        ratios.append(cs.rate / cf.rate)
+        print(f"station/floor, {phase_name('closed', args, k)}: throughput {ratios[-1]:.2f}x, "
+              f"p50 {cs.pct(50) / cf.pct(50):.1f}x, p99 {cs.pct(99) / cf.pct(99):.1f}x, "
+              f"server CPU per scan {cs.cpu_ms_per_scan() / cf.cpu_ms_per_scan():.1f}x")
+    ratio = statistics.median(ratios)
+    spread = f" (median of {len(ratios)}: {min(ratios):.2f}-{max(ratios):.2f}x)" \
+        if len(ratios) > 1 else ""
+    print(f"station/floor throughput {ratio:.2f}x{spread} "
+          f"(target >= {TARGET_RATIO:g}x: {'met' if ratio >= TARGET_RATIO else 'MISSED'})")
     os_ = results[phase_name("open", args), "station"]
     verdict = "met" if os_.pct(99) < TARGET_P99_MS else "MISSED"
     print(f"station at {args.rate:g}/s offered: p99 {os_.pct(99):.2f} ms "
