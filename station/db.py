@@ -258,7 +258,7 @@ class Prepared:
     connection's transaction, with SQLAlchemy's own conversions of the values.
 
     SQLAlchemy's execution machinery costs about 100 µs a statement, several times what
-    SQLite takes to run one, and every scan runs seven: the scan's path runs them this way.
+    SQLite takes to run one, and every scan runs several: the scan's path runs them this way.
     """
 
     def __init__(self, statement):

@@ -108,11 +108,16 @@ def test_state(session: Session, board: Board) -> dict:
             "last": tries[-1] if tries else None, "scrap": scrap}
 
 
+def ever_tested(board_id):
+    """True for a board with a test attempt or a scrap (a value or a column, so the scan's
+    query can ask it of every board it reads)."""
+    return (select(TestAttempt.id).where(TestAttempt.board_id == board_id).exists()
+            | select(Scrap.board_id).where(Scrap.board_id == board_id).exists())
+
+
 def check_can_move(session: Session, board: Board, fct_done: bool) -> None:
     """Refuse to move a scrapped board, a failed one, or a repaired one not yet retested."""
-    tested = select(TestAttempt.id).where(TestAttempt.board_id == board.id).exists()
-    scrapped = select(Scrap.board_id).where(Scrap.board_id == board.id).exists()
-    if not session.exec(select(tested | scrapped)).one():
+    if not session.exec(select(ever_tested(board.id))).one():
         return  # the usual case, in one query: never tested, never scrapped
     state = test_state(session, board)
     if state["state"] == "scrapped":

@@ -1,6 +1,6 @@
 """QA holds on orders and single boards: a held board moves nowhere until released."""
 
-from sqlmodel import Session, or_, select
+from sqlmodel import Session, and_, or_, select
 
 from station import events, people
 from station.errors import InvalidInput, NotFound
@@ -8,11 +8,17 @@ from station.masterdata import find_order
 from station.models import Board, Hold, User, WorkOrder, utcnow
 
 
+def stops(order_id, board_id):
+    """The condition of a hold that stops a board: open, on its order or on the board itself
+    (values or columns, so the scan's query can ask it of every board it reads)."""
+    return and_(Hold.order_id == order_id, Hold.released_at.is_(None),
+                or_(Hold.board_id.is_(None), Hold.board_id == board_id))
+
+
 def active_hold(session: Session, board: Board) -> Hold | None:
     """The open hold on the board or on its order, if any."""
-    return session.exec(select(Hold).where(
-        Hold.order_id == board.order_id, Hold.released_at.is_(None),
-        or_(Hold.board_id.is_(None), Hold.board_id == board.id)).order_by(Hold.id)).first()
+    return session.exec(select(Hold).where(stops(board.order_id, board.id))
+                        .order_by(Hold.id)).first()
 
 
 def order_holds(session: Session, order: WorkOrder) -> list[Hold]:

@@ -4,12 +4,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, exists, insert
+from sqlalchemy import bindparam, insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, or_, select
 
-from station import events, fct, people, readiness, shipping, stencils
+from station import events, fct, holds, people, readiness, shipping, stencils
 from station.codes import DEFAULT_ALLOWED, BadCode, normalise
 from station.db import Prepared, WriteTx, connection, orm
 from station.errors import (
@@ -30,9 +30,7 @@ from station.models import (
     BoardStep,
     Hold,
     ScanReceipt,
-    Scrap,
     Station,
-    TestAttempt,
     User,
     utcnow,
 )
@@ -95,13 +93,11 @@ def _boards_query():
     """Boards by serial or panel id, each with its hold, steps passed, test flag, and the
     station's type: everything a scan asks of a board, in one query."""
     b = Board.__table__
-    hold = (select(Hold.reason).where(Hold.order_id == b.c.order_id, Hold.released_at.is_(None),
-                                      or_(Hold.board_id.is_(None), Hold.board_id == b.c.id))
+    hold = (select(Hold.reason).where(holds.stops(b.c.order_id, b.c.id))
             .order_by(Hold.id).limit(1).correlate(b).scalar_subquery())
     top = (select(func.max(BoardStep.step_index)).where(BoardStep.board_id == b.c.id)
            .correlate(b).scalar_subquery())
-    tested = (exists().where(TestAttempt.board_id == b.c.id).correlate(b)
-              | exists().where(Scrap.board_id == b.c.id).correlate(b))
+    tested = fct.ever_tested(b.c.id)
     station = select(Station.type).where(Station.id == bindparam("station")).scalar_subquery()
     code = bindparam("code")
     return (select(b.c.id, b.c.serial, b.c.order_id, b.c.panel_id, b.c.panel_position,
