@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, text
 from sqlmodel import Session, select
 
 from station import create_app, demo, masterdata, people
-from station.models import User
+from station.models import Board, User
 
 PEPPER = "test-pepper"
 # scrypt costs ~0.15 s a hash; the tests make hundreds of users, so they hash cheaply.
@@ -131,8 +131,6 @@ def save_template(folder, build):
 
 def line_from(session: Session) -> Line:
     """The line of a copied template, read back: its users by role and its serials."""
-    from station.models import Board, User
-
     line = Line()
     for role in people.ROLES:
         line.users[role] = session.exec(select(User).where(User.name == role)).one()
