@@ -37,7 +37,7 @@ def make_engine(url: str) -> Engine:
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
 
-    turns = _turns[engine] = WriterTurns(timeout=10)
+    turns = _turns[engine] = WriterTurns(engine, timeout=10)
 
     @event.listens_for(engine, "begin")
     def begin(conn):
@@ -49,6 +49,10 @@ def make_engine(url: str) -> Engine:
     @event.listens_for(engine.pool, "checkin")
     def checkin(_dbapi_conn, record):
         turns.leave(record.info)  # after COMMIT or ROLLBACK, when the connection is back
+
+    @event.listens_for(engine, "engine_disposed")
+    def disposed(_engine):
+        turns.close_writer()  # it is outside the pool, which closed all the others
 
     return engine
 
@@ -71,12 +75,17 @@ class WriterTurns:
     under load a writer slept on long after the lock was free while newcomers overtook it,
     and a scan could take a second or more. A lock hands the turn over the moment it is free.
     Other processes (the flask CLI) still meet busy_timeout.
+
+    The API's scans (WriteTx) all write on one connection, taken with the turn. SQLite drops a
+    connection's page cache whenever another connection has written, so a pool of connections
+    taking turns read each scan's pages afresh (about 50 reads a scan); one writer keeps them.
     """
 
     KEY = "station_writer_turn"
 
-    def __init__(self, timeout: float):
+    def __init__(self, engine: Engine, timeout: float):
         self.lock, self.owner, self.timeout = threading.Lock(), None, timeout
+        self.engine, self._writer = engine, None
 
     def enter(self, info: dict) -> None:
         """Wait for this process's write turn (no turn after `timeout`: SQLite decides)."""
@@ -90,6 +99,25 @@ class WriterTurns:
         if info.pop(self.KEY, False):
             self.owner = None
             self.lock.release()
+
+    def writer(self):
+        """Wait for the turn and take the writer's connection with it (it never goes back to
+        the pool); no turn after `timeout` is SQLite's busy error, as for any writer."""
+        # A thread whose ORM session holds the turn would wait for itself.
+        if self.owner == threading.get_ident() or not self.lock.acquire(timeout=self.timeout):
+            raise sqlite3.OperationalError("database is locked: no write turn")
+        self.owner = threading.get_ident()
+        if self._writer is None:
+            self._writer = self.engine.raw_connection()
+        self._writer.info[self.KEY] = True
+        return self._writer
+
+    def close_writer(self) -> None:
+        """Close the writer's connection (the engine was disposed); a new one opens when asked."""
+        with self.lock:
+            if self._writer is not None:
+                self._writer.invalidate()
+                self._writer = None
 
 
 def reader(engine: Engine) -> Engine:
@@ -170,7 +198,8 @@ def orm(session) -> Session:
 
 
 class WriteTx:
-    """A write transaction straight on a pooled DBAPI connection: the API scan's path.
+    """A write transaction straight on a DBAPI connection: the API scan's path. On SQLite it is
+    the writer's connection, taken with the write turn; on PostgreSQL a pooled one.
 
     A scan's statements are Prepared, so what SQLAlchemy's session and connection add around
     them (about a sixth of a scan's time) buys nothing there. It acts as the session of
@@ -180,7 +209,8 @@ class WriteTx:
 
     def __init__(self, engine: Engine):
         self.engine, self.dialect, self.info = engine, engine.dialect, {}
-        self.connection = engine.raw_connection()  # Prepared runs on its driver_connection
+        self.sqlite = self.dialect.name == "sqlite"  # SQLite: the writer's connection, in turn
+        self.connection = None if self.sqlite else engine.raw_connection()  # Prepared runs on it
         self._begun, self._sa = False, None  # the SQLAlchemy connection under `orm`
         self._orm: Session | None = None
 
@@ -193,8 +223,15 @@ class WriteTx:
     def begin(self) -> "WriteTx":
         """Begin (SQLite: BEGIN IMMEDIATE in the writer's turn) unless begun; flush `orm`."""
         if not self._begun:
-            if self.dialect.name == "sqlite":
-                _begin_sqlite(_turns[self.engine], self.connection)
+            if self.sqlite:
+                turns = _turns[self.engine]
+                writer = turns.writer()
+                try:
+                    writer.driver_connection.execute("BEGIN IMMEDIATE")
+                except BaseException:
+                    turns.leave(writer.info)
+                    raise
+                self.connection = writer
             self._begun = True  # psycopg begins by itself at the first statement
         if self._orm is not None:
             self._orm.flush()
@@ -210,6 +247,17 @@ class WriteTx:
             self._sa.begin()  # SQLAlchemy's view of the transaction already begun
             self._orm = Session(bind=self._sa, expire_on_commit=False)
         return self._orm
+
+    def read(self, statement: "Prepared", params: dict) -> list:
+        """Rows of a query run before the transaction begins: on SQLite on a pooled connection,
+        outside the writer's turn (the bearer token's user, read before any scan waits)."""
+        if self._begun or not self.sqlite:
+            return statement.run(self.begin(), params)
+        pooled = self.engine.raw_connection()
+        try:
+            return statement.run_on(self.dialect, pooled.driver_connection, params)
+        finally:
+            pooled.close()
 
     def get(self, model, key):
         """A row by primary key, as `Session.get`."""
@@ -229,10 +277,13 @@ class WriteTx:
 
     def rollback(self) -> None:
         """Roll back what this transaction did."""
-        self.connection.rollback()
-        self._end()
-        self._next_writer()
-        self.info.clear()
+        try:
+            if self.connection is not None:
+                self.connection.rollback()
+            self._end()
+        finally:
+            self._next_writer()
+            self.info.clear()
 
     def _end(self) -> None:
         self._begun = False
@@ -240,17 +291,21 @@ class WriteTx:
             self._orm.close()
             self._sa.rollback()  # only SQLAlchemy's record: the DBAPI transaction has ended
             self._orm = None
+        if self.sqlite:
+            self._sa = None  # closing it would give the writer's connection to the pool
 
     def _next_writer(self) -> None:
-        """Hand the write turn on at once, not when the pool takes the connection back."""
-        if self.dialect.name == "sqlite":
+        """Hand the write turn (SQLite: and its connection) on at once."""
+        if self.sqlite and self.connection is not None:
             _turns[self.engine].leave(self.connection.info)
+            self.connection = None
 
     def close(self) -> None:
-        """Roll back whatever was not committed and give the connection back to the pool."""
+        """Roll back whatever was not committed; give a PostgreSQL connection back to the pool."""
         if self._begun:
             self.rollback()
-        (self._sa or self.connection).close()
+        if not self.sqlite:
+            (self._sa or self.connection).close()
 
 
 class Prepared:
@@ -301,11 +356,15 @@ class Prepared:
     def run(self, conn: Connection, params: dict | list[dict] | None = None) -> list:
         """Run in `conn`'s transaction with one set of parameters (or a list, for an INSERT of
         many rows); the rows it returns."""
+        return self.run_on(conn.dialect, conn.connection.driver_connection, params)
+
+    def run_on(self, dialect, driver_connection, params: dict | list[dict] | None = None) -> list:
+        """Run on a DBAPI connection of the dialect; the rows it returns."""
         many = isinstance(params, list)
         first = (params[0] if many else params) or {}
         keys = tuple(sorted(first)) if self.statement.is_insert else ()  # the columns it sets
-        sql, plan, positional = self._compile(conn.dialect, keys)
-        cursor = conn.connection.driver_connection.cursor()
+        sql, plan, positional = self._compile(dialect, keys)
+        cursor = driver_connection.cursor()
         try:
             if many:
                 cursor.executemany(sql, [self._params(plan, positional, p) for p in params])
@@ -313,7 +372,7 @@ class Prepared:
                 cursor.execute(sql, self._params(plan, positional, first))
             if self.row is None:
                 return []
-            readers, rows = self._read(conn.dialect, cursor.description), cursor.fetchall()
+            readers, rows = self._read(dialect, cursor.description), cursor.fetchall()
         finally:
             cursor.close()
         if readers:

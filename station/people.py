@@ -155,8 +155,9 @@ TOKEN_USER = Prepared(select(*User.__table__.c).join(ApiToken, ApiToken.user_id 
 
 def user_for_token(session: Session | WriteTx, token: str) -> User | None:
     """The user a bearer token belongs to, or None."""
-    conn = session if isinstance(session, WriteTx) else connection(session)  # before its BEGIN
-    rows = TOKEN_USER.run(conn, {"token_hash": _token_hash(token)})
+    params = {"token_hash": _token_hash(token)}
+    rows = session.read(TOKEN_USER, params) if isinstance(session, WriteTx) else \
+        TOKEN_USER.run(connection(session), params)
     return _detached(rows[0]) if rows else None
 
 

@@ -1,6 +1,7 @@
 """The database: SQLite pragmas and early locks, the append-only event log, migrations, and the
 same floor rules on PostgreSQL (TEST_DATABASE_URL)."""
 
+import shutil
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -526,3 +527,63 @@ def test_write_tx_hands_the_write_turn_on_at_commit(app):
             f.result(timeout=20)
     assert order == ["first committed", "second wrote", "first closed"]
     assert step_events(engine) == ["first", "second"]
+
+
+def test_write_tx_waits_its_turn_gives_up_clearly_and_leaves_the_turn_free(app):
+    engine = app.extensions["engine"]
+    db._turns[engine].timeout = 0.2
+    began, done = threading.Event(), threading.Event()
+
+    def holder():
+        with db.WriteTx(engine) as tx:
+            events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "holder")])
+            began.set()
+            done.wait(5)
+            tx.commit()
+
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(holder)
+        assert began.wait(5)
+        with pytest.raises(sqlite3.OperationalError, match="no write turn"), \
+                db.WriteTx(engine) as tx:
+            events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "late")])
+        done.set()
+        held.result(timeout=5)
+    with db.WriteTx(engine) as tx:  # nothing was left holding the turn
+        events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "next")])
+        tx.commit()
+    assert step_events(engine) == ["holder", "next"]
+
+
+def test_write_tx_gives_the_turn_back_when_sqlite_refuses_to_begin(app, tmp_path):
+    engine = app.extensions["engine"]
+    with db.WriteTx(engine) as tx:
+        tx.begin()
+        tx.connection.driver_connection.execute("PRAGMA busy_timeout = 100")  # the writer's
+    other = sqlite3.connect(db_file(tmp_path), isolation_level=None)  # another process's CLI
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.OperationalError, match="locked"), db.WriteTx(engine) as tx:
+        tx.begin()
+    other.execute("COMMIT")
+    other.close()
+    with db.WriteTx(engine) as tx:
+        events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "after")])
+        tx.commit()
+    assert step_events(engine) == ["after"]
+
+
+def test_a_disposed_engine_leaves_no_writer_on_a_file_replaced_after(app, tmp_path):
+    engine, path = app.extensions["engine"], tmp_path / "station.db"
+    engine.dispose()
+    shutil.copy(path, tmp_path / "template.db")
+    with db.WriteTx(engine) as tx:
+        events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "before")])
+        tx.commit()
+    engine.dispose()  # as a test resetting its file does: every connection closed
+    for leftover in ("station.db-wal", "station.db-shm"):
+        (tmp_path / leftover).unlink(missing_ok=True)
+    shutil.copy(tmp_path / "template.db", path)
+    with db.WriteTx(engine) as tx:  # a new writer, on the new file
+        events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "after")])
+        tx.commit()
+    assert step_events(engine) == ["after"]
