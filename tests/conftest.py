@@ -2,12 +2,16 @@
 
 import os
 import shutil
+import threading
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlmodel import Session, select
+from waitress import wasyncore
+from waitress.server import create_server
 
 from station import create_app, demo, masterdata, people
 from station.models import Board, User
@@ -26,6 +30,24 @@ def make_app(tmp_path, database_url=None, **overrides):
               "SECRET_KEY": "test-secret", "PIN_PEPPER": PEPPER, "WTF_CSRF_ENABLED": False}
     config.update(overrides)
     return create_app(config)
+
+
+@contextmanager
+def serving(app, threads: int = 4):
+    """The app under waitress on a free loopback port, in a thread; its URL."""
+    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.task_dispatcher.shutdown()
+        # Sockets are closed by the loop's own thread (closed from here, one could be inside
+        # its select: EBADF); with no socket left, and the browser's keep-alives closed too,
+        # the loop returns.
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        thread.join(timeout=5)
+        assert not thread.is_alive(), "waitress did not stop"
 
 
 @pytest.fixture(scope="session")

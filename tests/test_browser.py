@@ -5,15 +5,12 @@ whatever has focus, then Enter, never a click. CSRF is on, as in production, so 
 page sends from hx-headers is checked too.
 """
 
-import threading
 from urllib.parse import parse_qs
 
 import pytest
-from conftest import build_line, make_app
+from conftest import build_line, make_app, serving
 from playwright.sync_api import Page, expect
 from sqlmodel import Session
-from waitress import wasyncore
-from waitress.server import create_server
 
 pytestmark = pytest.mark.browser
 
@@ -38,13 +35,8 @@ def station(tmp_path_factory):
     app = make_app(tmp_path_factory.mktemp("browser"), WTF_CSRF_ENABLED=True)
     with Session(app.extensions["engine"], expire_on_commit=False) as session:
         line = build_line(session, boards=BOARDS, tokens=False)
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{server.effective_port}", "serials": list(line.serials)}
-    server.task_dispatcher.shutdown()
-    wasyncore.close_all(server._map)  # the browser's keep-alive channels too, so run() returns
-    thread.join(timeout=5)
+    with serving(app) as url:
+        yield {"url": url, "serials": list(line.serials)}
     app.extensions["engine"].dispose()
 
 

@@ -7,16 +7,13 @@ turn VOID once a tester reports a new result.
 
 import json
 import re
-import threading
 import urllib.request
 
 import pytest
-from conftest import ROUTE, build_line, make_app
+from conftest import ROUTE, build_line, make_app, serving
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, func, select
 from test_browser import scanner_types
-from waitress import wasyncore
-from waitress.server import create_server
 
 from station import fct
 from station.models import Signoff
@@ -37,18 +34,12 @@ def station(tmp_path_factory):
         for serial in line.serials:
             for step in ROUTE[:ROUTE.index("FCT")]:
                 scan(session, f"T-{step}", serial, line.users["operator"])
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.effective_port}"
-    for serial in line.serials:  # the tester reports each pass through the API
-        assert post_json(url, "/api/v1/tests", line.tokens["operator"], {
-            "serial": serial, "station": "T-FCT", "outcome": "pass", "program": "ctrl-fct",
-            "program_version": "4.2.0", "fixture": "FX-1"})[0] == 201
-    yield {"url": url, "app": app, "serials": list(line.serials), "tokens": dict(line.tokens)}
-    server.task_dispatcher.shutdown()
-    wasyncore.close_all(server._map)  # the browser's keep-alive channels too, so run() returns
-    thread.join(timeout=5)
+    with serving(app) as url:
+        for serial in line.serials:  # the tester reports each pass through the API
+            assert post_json(url, "/api/v1/tests", line.tokens["operator"], {
+                "serial": serial, "station": "T-FCT", "outcome": "pass", "program": "ctrl-fct",
+                "program_version": "4.2.0", "fixture": "FX-1"})[0] == 201
+        yield {"url": url, "app": app, "serials": list(line.serials), "tokens": dict(line.tokens)}
     app.extensions["engine"].dispose()
 
 

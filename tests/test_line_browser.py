@@ -4,18 +4,15 @@ The station is `python run.py` with its own database; the dashboard is another a
 nearly empty database) under waitress, which knows the station only from the broker.
 """
 
-import threading
 import time
 import uuid
 
 import pytest
-from conftest import PEPPER, make_app
+from conftest import PEPPER, make_app, serving
 from playwright.sync_api import Page, expect
 from sqlmodel import Session
 from test_mqtt_broker import MOSQUITTO, Broker, needs_broker, wait_until
 from test_mqtt_processes import USERS, StationProcess
-from waitress import wasyncore
-from waitress.server import create_server
 
 from station import people
 
@@ -39,15 +36,10 @@ def floor(tmp_path_factory):
     with Session(app.extensions["engine"]) as s:
         people.create_user(s, "sup", "supervisor", pepper=PEPPER, password="sup-pw",
                            full_name="Supervisor")
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    station.wait_serving()
-    yield {"url": f"http://127.0.0.1:{server.effective_port}", "station": station, "app": app}
-    app.extensions["mqtt"].close()
-    server.task_dispatcher.shutdown()
-    wasyncore.close_all(server._map)
-    thread.join(5)
+    with serving(app) as url:
+        station.wait_serving()
+        yield {"url": url, "station": station, "app": app}
+        app.extensions["mqtt"].close()
     station.stop()
     broker.stop()
 

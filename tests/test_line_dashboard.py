@@ -5,13 +5,12 @@ import re
 import socket
 import threading
 import time
+from urllib.parse import urlsplit
 
 import pytest
-from conftest import Api, build_line, make_app
+from conftest import Api, build_line, make_app, serving
 from sqlmodel import Session
 from test_mqtt_broker import broker, needs_broker, wait_until  # noqa: F401
-from waitress import wasyncore
-from waitress.server import create_server
 
 from station import mqtt
 
@@ -71,20 +70,16 @@ def served(tmp_path, broker):  # noqa: F811
         line = build_line(s, boards=6)
     relay = mqtt.start_relay(app)
     wait_until(lambda: relay.connected, 5)
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    client = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=5)
-    client.request("POST", "/login", body="name=supervisor&password=supervisor-pw",
-                   headers={"Content-Type": "application/x-www-form-urlencoded"})
-    r = client.getresponse()
-    r.read()
-    cookie = r.getheader("Set-Cookie").split(";")[0]
-    yield {"app": app, "line": line, "port": server.effective_port, "cookie": cookie}
-    app.extensions["mqtt"].close()
-    server.task_dispatcher.shutdown()
-    wasyncore.close_all(server._map)
-    thread.join(5)
+    with serving(app) as url:
+        port = urlsplit(url).port
+        client = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        client.request("POST", "/login", body="name=supervisor&password=supervisor-pw",
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+        r = client.getresponse()
+        r.read()
+        cookie = r.getheader("Set-Cookie").split(";")[0]
+        yield {"app": app, "line": line, "port": port, "cookie": cookie}
+        app.extensions["mqtt"].close()
 
 
 def get(served, path):

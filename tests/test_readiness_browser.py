@@ -5,15 +5,12 @@ JSON API (bearer tokens, from the test); the operator works the screen as on the
 keyboard-wedge scanner types labels into the focused scan box and ends them with Enter.
 """
 
-import threading
 
 import pytest
-from conftest import build_line, make_app
+from conftest import build_line, make_app, serving
 from playwright.sync_api import Page, expect
 from sqlmodel import Session
 from test_readiness import profile_csv
-from waitress import wasyncore
-from waitress.server import create_server
 
 from station import demo
 
@@ -41,14 +38,8 @@ def station(tmp_path_factory):
     app = make_app(tmp_path_factory.mktemp("readiness_browser"), WTF_CSRF_ENABLED=True)
     with Session(app.extensions["engine"], expire_on_commit=False) as session:
         line = build_line(session, boards=4, ready=False)
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{server.effective_port}", "serials": list(line.serials),
-           "tokens": dict(line.tokens)}
-    server.task_dispatcher.shutdown()
-    wasyncore.close_all(server._map)  # the browser's keep-alive channels too, so run() returns
-    thread.join(timeout=5)
+    with serving(app) as url:
+        yield {"url": url, "serials": list(line.serials), "tokens": dict(line.tokens)}
     app.extensions["engine"].dispose()
 
 

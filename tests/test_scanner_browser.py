@@ -4,15 +4,11 @@ The station runs under waitress with a scanner on a pseudo-terminal; the operato
 the station's screen, then labels are written into the pty as the scanner would send them.
 """
 
-import threading
-
 import pytest
-from conftest import build_line, make_app
+from conftest import build_line, make_app, serving
 from playwright.sync_api import Page, expect
 from serial_pty import FakeDevice, wait_for
 from sqlmodel import Session
-from waitress import wasyncore
-from waitress.server import create_server
 
 from station.devices.scanner import start_scanners, stop_scanners
 
@@ -43,14 +39,8 @@ def station(tmp_path_factory):
                                            "url": str(device.path), "backoff_s": [0.05, 0.2]}]
     port = start_scanners(app)["print-1"]
     assert wait_for(lambda: port.state == "connected")
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{server.effective_port}", "serials": iter(line.serials),
-           "device": device, "port": port}
-    server.task_dispatcher.shutdown()
-    wasyncore.close_all(server._map)
-    thread.join(timeout=5)
+    with serving(app) as url:
+        yield {"url": url, "serials": iter(line.serials), "device": device, "port": port}
     stop_scanners(app)
     device.close()
     app.extensions["engine"].dispose()

@@ -5,16 +5,13 @@ part the blockers go one by one; then a supervisor types badge and PIN into the 
 CSRF is on, as in production.
 """
 
-import threading
 
 import pytest
-from conftest import build_line, make_app
+from conftest import build_line, make_app, serving
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, select
 from test_browser import scanner_types
 from test_shipping import pay, sign, walk
-from waitress import wasyncore
-from waitress.server import create_server
 
 from station.models import Shipment, WorkOrder
 
@@ -31,13 +28,8 @@ def shop(tmp_path_factory):
     engine = app.extensions["engine"]
     with Session(engine, expire_on_commit=False) as session:
         line = build_line(session, boards=BOARDS, tokens=False)
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{server.effective_port}", "engine": engine, "line": line}
-    server.task_dispatcher.shutdown()
-    wasyncore.close_all(server._map)
-    thread.join(timeout=5)
+    with serving(app) as url:
+        yield {"url": url, "engine": engine, "line": line}
     engine.dispose()
 
 
