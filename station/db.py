@@ -248,17 +248,6 @@ class WriteTx:
             self._orm = Session(bind=self._sa, expire_on_commit=False)
         return self._orm
 
-    def read(self, statement: "Prepared", params: dict) -> list:
-        """Rows of a query run before the transaction begins: on SQLite on a pooled connection,
-        outside the writer's turn (the bearer token's user, read before any scan waits)."""
-        if self._begun or not self.sqlite:
-            return statement.run(self.begin(), params)
-        pooled = self.engine.raw_connection()
-        try:
-            return statement.run_on(self.dialect, pooled.driver_connection, params)
-        finally:
-            pooled.close()
-
     def get(self, model, key):
         """A row by primary key, as `Session.get`."""
         return self.orm.get(model, key)
@@ -356,15 +345,11 @@ class Prepared:
     def run(self, conn: Connection, params: dict | list[dict] | None = None) -> list:
         """Run in `conn`'s transaction with one set of parameters (or a list, for an INSERT of
         many rows); the rows it returns."""
-        return self.run_on(conn.dialect, conn.connection.driver_connection, params)
-
-    def run_on(self, dialect, driver_connection, params: dict | list[dict] | None = None) -> list:
-        """Run on a DBAPI connection of the dialect; the rows it returns."""
         many = isinstance(params, list)
         first = (params[0] if many else params) or {}
         keys = tuple(sorted(first)) if self.statement.is_insert else ()  # the columns it sets
-        sql, plan, positional = self._compile(dialect, keys)
-        cursor = driver_connection.cursor()
+        sql, plan, positional = self._compile(conn.dialect, keys)
+        cursor = conn.connection.driver_connection.cursor()
         try:
             if many:
                 cursor.executemany(sql, [self._params(plan, positional, p) for p in params])
@@ -372,7 +357,7 @@ class Prepared:
                 cursor.execute(sql, self._params(plan, positional, first))
             if self.row is None:
                 return []
-            readers, rows = self._read(dialect, cursor.description), cursor.fetchall()
+            readers, rows = self._read(conn.dialect, cursor.description), cursor.fetchall()
         finally:
             cursor.close()
         if readers:

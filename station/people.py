@@ -155,9 +155,7 @@ TOKEN_USER = Prepared(select(*User.__table__.c).join(ApiToken, ApiToken.user_id 
 
 def user_for_token(session: Session | WriteTx, token: str) -> User | None:
     """The user a bearer token belongs to, or None."""
-    params = {"token_hash": _token_hash(token)}
-    rows = session.read(TOKEN_USER, params) if isinstance(session, WriteTx) else \
-        TOKEN_USER.run(connection(session), params)
+    rows = TOKEN_USER.run(connection(session), {"token_hash": _token_hash(token)})
     return _detached(rows[0]) if rows else None
 
 
