@@ -409,6 +409,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1,
                         help="closed-loop rounds, floor and station in turn (a machine whose "
                              "speed drifts shows as a spread of ratios)")
+    parser.add_argument("--station-app",
+                        help="a server in the station's place, unseeded (bench/lean_app.py "
+                             "against the floor: what the station's reads and writes cost at the "
+                             "least in one process)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--floor-app", default="bench/floor_app.py",
                         help="the baseline server (bench/lean_app.py: the station's reads and "
@@ -433,21 +437,30 @@ def measure(args, tmp: Path) -> dict[tuple[str, str], Result]:
           f"files in {tmp}")
     p50, p99 = fsync_ms(tmp)
     print(f"disk: 4 KiB append + fsync p50 {p50:.2f} ms, p99 {p99:.2f} ms")
-    tokens = create_users(station_url, tmp / "instance")
     sport, fport = free_port(), free_port()
     procs = []
     try:
-        procs.append(start_server(
-            "station", [sys.executable, "run.py", "--host", HOST, "--port", str(sport),
-                        "--threads", str(args.threads)],
-            {"DATABASE_URL": station_url, "SECRET_KEY": "bench-secret", "PIN_PEPPER": PEPPER,
-             "MQTT_URL": ""}, sport, tmp, "/api/v1/openapi.json"))
+        if args.station_app:
+            print(f"station: {args.station_app} in its place")
+            tokens = {"operator": "bench-token"}  # the lean station keeps the first it sees
+            procs.append(start_server(
+                "station", [sys.executable, args.station_app, str(tmp / "other.db"), "--port",
+                            str(sport), "--threads", str(args.threads)], {}, sport, tmp, "/ping"))
+        else:
+            tokens = create_users(station_url, tmp / "instance")
+            procs.append(start_server(
+                "station", [sys.executable, "run.py", "--host", HOST, "--port", str(sport),
+                            "--threads", str(args.threads)],
+                {"DATABASE_URL": station_url, "SECRET_KEY": "bench-secret",
+                 "PIN_PEPPER": PEPPER, "MQTT_URL": ""}, sport, tmp, "/api/v1/openapi.json"))
         procs.append(start_server(
             "floor", [sys.executable, args.floor_app, str(tmp / "floor.db"), "--port",
                       str(fport), "--threads", str(args.threads)], {}, fport, tmp, "/ping"))
         servers = {"floor": (fport, procs[1].pid), "station": (sport, procs[0].pid)}
         results: dict[tuple[str, str], Result] = {}
-        serials = seed_line(sport, tokens, args.boards * args.rounds)
+        count = args.boards * args.rounds
+        serials = [f"BENCH-{i:06d}" for i in range(count)] if args.station_app else \
+            seed_line(sport, tokens, count)
         # Closed loop takes boards from the front, open loop from the back: never the same.
         need_open = math.ceil(args.rate * args.open_seconds / len(SCANNED)) + 1
         closed_serials, open_serials = serials[:-need_open], serials[-need_open:]
