@@ -124,7 +124,7 @@ class BoardStep(SQLModel, table=True):
     __tablename__ = "board_step"
     __table_args__ = (UniqueConstraint("board_id", "step_index"),)
     id: int | None = Field(default=None, primary_key=True)
-    board_id: int = Field(foreign_key="board.id", index=True)
+    board_id: int = Field(foreign_key="board.id")  # the unique key's first column: indexed
     step_index: int
     step: str = Field(max_length=16)
     station_id: str = Field(foreign_key="station.id", index=True)
