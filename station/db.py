@@ -4,7 +4,6 @@ and the API scan's own transaction (WriteTx) and statements (Prepared)."""
 import logging
 import sqlite3
 import threading
-import weakref
 from collections import namedtuple
 from pathlib import Path
 
@@ -19,7 +18,6 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 AFTER_COMMIT = []  # called with each WriteTx that committed (the MQTT relay wakes up)
-_turns = weakref.WeakKeyDictionary()  # each SQLite engine: its WriterTurns
 
 
 def make_engine(url: str) -> Engine:
@@ -37,14 +35,19 @@ def make_engine(url: str) -> Engine:
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
 
-    turns = _turns[engine] = WriterTurns(engine, timeout=10)
+    turns = engine.writer_turns = WriterTurns(timeout=10)  # it lives and dies with the engine
 
     @event.listens_for(engine, "begin")
     def begin(conn):
         # A deferred read-then-write transaction fails with SQLITE_BUSY at once under
         # contention, despite busy_timeout: writes take the write lock when they begin.
-        _begin_sqlite(turns, conn.connection,
-                      conn.get_execution_options().get("sqlite_begin", "IMMEDIATE"))
+        driver = conn.connection.dbapi_connection
+        if driver.in_transaction:
+            return  # the ORM session of a WriteTx, which began already
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        if mode == "IMMEDIATE":
+            turns.enter(conn.connection.info)
+        driver.execute(f"BEGIN {mode}")  # the DBAPI's: cheaper than SQLAlchemy's
 
     @event.listens_for(engine.pool, "checkin")
     def checkin(_dbapi_conn, record):
@@ -55,17 +58,6 @@ def make_engine(url: str) -> Engine:
         turns.close_writer()  # it is outside the pool, which closed all the others
 
     return engine
-
-
-def _begin_sqlite(turns: "WriterTurns", dbapi_conn, mode: str = "IMMEDIATE") -> None:
-    """BEGIN on the DBAPI connection (cheaper than through SQLAlchemy), a writer in its turn;
-    nothing if a WriteTx on it began already."""
-    driver = dbapi_conn.driver_connection
-    if driver.in_transaction:
-        return
-    if mode == "IMMEDIATE":
-        turns.enter(dbapi_conn.info)
-    driver.execute(f"BEGIN {mode}")
 
 
 class WriterTurns:
@@ -79,13 +71,15 @@ class WriterTurns:
     The API's scans (WriteTx) all write on one connection, taken with the turn. SQLite drops a
     connection's page cache whenever another connection has written, so a pool of connections
     taking turns read each scan's pages afresh (about 50 reads a scan); one writer keeps them.
+    The writer is detached from the pool: a connection checked out for good would keep its pool
+    and engine alive for as long as the process runs.
     """
 
     KEY = "station_writer_turn"
 
-    def __init__(self, engine: Engine, timeout: float):
+    def __init__(self, timeout: float):
         self.lock, self.owner, self.timeout = threading.Lock(), None, timeout
-        self.engine, self._writer = engine, None
+        self._writer = None
 
     def enter(self, info: dict) -> None:
         """Wait for this process's write turn (no turn after `timeout`: SQLite decides)."""
@@ -100,15 +94,16 @@ class WriterTurns:
             self.owner = None
             self.lock.release()
 
-    def writer(self):
-        """Wait for the turn and take the writer's connection with it (it never goes back to
-        the pool); no turn after `timeout` is SQLite's busy error, as for any writer."""
+    def writer(self, engine: Engine):
+        """Wait for the turn and take the engine's writer connection with it; no turn after
+        `timeout` is SQLite's busy error, as for any writer."""
         # A thread whose ORM session holds the turn would wait for itself.
         if self.owner == threading.get_ident() or not self.lock.acquire(timeout=self.timeout):
             raise sqlite3.OperationalError("database is locked: no write turn")
         self.owner = threading.get_ident()
         if self._writer is None:
-            self._writer = self.engine.raw_connection()
+            self._writer = engine.raw_connection()
+            self._writer.detach()
         self._writer.info[self.KEY] = True
         return self._writer
 
@@ -116,7 +111,7 @@ class WriterTurns:
         """Close the writer's connection (the engine was disposed); a new one opens when asked."""
         with self.lock:
             if self._writer is not None:
-                self._writer.invalidate()
+                self._writer.close()  # detached: really closed
                 self._writer = None
 
 
@@ -224,10 +219,10 @@ class WriteTx:
         """Begin (SQLite: BEGIN IMMEDIATE in the writer's turn) unless begun; flush `orm`."""
         if not self._begun:
             if self.sqlite:
-                turns = _turns[self.engine]
-                writer = turns.writer()
+                turns = self.engine.writer_turns
+                writer = turns.writer(self.engine)
                 try:
-                    writer.driver_connection.execute("BEGIN IMMEDIATE")
+                    writer.dbapi_connection.execute("BEGIN IMMEDIATE")
                 except BaseException:
                     turns.leave(writer.info)
                     raise
@@ -281,12 +276,12 @@ class WriteTx:
             self._sa.rollback()  # only SQLAlchemy's record: the DBAPI transaction has ended
             self._orm = None
         if self.sqlite:
-            self._sa = None  # closing it would give the writer's connection to the pool
+            self._sa = None  # closing it would close the writer's connection
 
     def _next_writer(self) -> None:
         """Hand the write turn (SQLite: and its connection) on at once."""
         if self.sqlite and self.connection is not None:
-            _turns[self.engine].leave(self.connection.info)
+            self.engine.writer_turns.leave(self.connection.info)
             self.connection = None
 
     def close(self) -> None:
@@ -349,7 +344,7 @@ class Prepared:
         first = (params[0] if many else params) or {}
         keys = tuple(sorted(first)) if self.statement.is_insert else ()  # the columns it sets
         sql, plan, positional = self._compile(conn.dialect, keys)
-        cursor = conn.connection.driver_connection.cursor()
+        cursor = conn.connection.dbapi_connection.cursor()
         try:
             if many:
                 cursor.executemany(sql, [self._params(plan, positional, p) for p in params])

@@ -531,7 +531,7 @@ def test_write_tx_hands_the_write_turn_on_at_commit(app):
 
 def test_write_tx_waits_its_turn_gives_up_clearly_and_leaves_the_turn_free(app):
     engine = app.extensions["engine"]
-    db._turns[engine].timeout = 0.2
+    engine.writer_turns.timeout = 0.2
     began, done = threading.Event(), threading.Event()
 
     def holder():
@@ -559,7 +559,7 @@ def test_write_tx_gives_the_turn_back_when_sqlite_refuses_to_begin(app, tmp_path
     engine = app.extensions["engine"]
     with db.WriteTx(engine) as tx:
         tx.begin()
-        tx.connection.driver_connection.execute("PRAGMA busy_timeout = 100")  # the writer's
+        tx.connection.dbapi_connection.execute("PRAGMA busy_timeout = 100")  # the writer's
     other = sqlite3.connect(db_file(tmp_path), isolation_level=None)  # another process's CLI
     other.execute("BEGIN IMMEDIATE")
     with pytest.raises(sqlite3.OperationalError, match="locked"), db.WriteTx(engine) as tx:
