@@ -11,8 +11,9 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from conftest import ROUTE, build_line, make_app
 from sqlalchemy import bindparam, inspect, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, SQLModel, func, select
+from test_scanning import OPENERS, race
 
 from station import db, events, holds, people
 from station.errors import AlreadyDone, NeedsTest, OnHold, OutOfSequence
@@ -334,34 +335,17 @@ def test_postgres_events_are_append_only(pg_app):
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("opener", [lambda e: Session(e), db.WriteTx], ids=["session", "write_tx"])
+@pytest.mark.parametrize("opener", OPENERS)
 def test_postgres_two_scans_at_the_same_instant_have_one_winner(pg_app, pg_line, opener):
     session, line = pg_line
     engine, op = pg_app.extensions["engine"], line.users["operator"]
     session.commit()
-
-    def one(serial, barrier, scan_id=None):
-        with opener(engine) as s:
-            barrier.wait(timeout=10)
-            try:
-                return scan(s, "T-PRINT", serial, op, scan_id=scan_id)
-            except AlreadyDone:
-                return "already-done"
-            except OperationalError as err:
-                return f"error: {err}"
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for serial in line.serials[:6]:
-            barrier = threading.Barrier(2)
-            pair = [f.result(timeout=30) for f in
-                    [pool.submit(one, serial, barrier) for _ in range(2)]]
-            assert sorted(r["step"] if isinstance(r, dict) else r for r in pair) \
-                == ["PRINT", "already-done"], pair
-        for serial in line.serials[6:]:  # the same scan sent twice: one answer, stored once
-            barrier = threading.Barrier(2)
-            pair = [pool.submit(one, serial, barrier, f"twice-{serial}") for _ in range(2)]
-            first, second = (f.result(timeout=30) for f in pair)
-            assert isinstance(first, dict) and first == second, (first, second)
+    for pair in race(engine, op, line.serials[:6], opener=opener):
+        assert sorted(r["step"] if isinstance(r, dict) else r for r in pair) \
+            == ["PRINT", "already-done"], pair
+    # The same scan sent twice: one answer, stored once.
+    for first, second in race(engine, op, line.serials[6:], scan_id="twice", opener=opener):
+        assert isinstance(first, dict) and first == second, (first, second)
     counted = session.exec(select(BoardStep.board_id, func.count()).group_by(BoardStep.board_id))
     assert sorted(n for _, n in counted) == [1] * len(line.serials)
     assert session.exec(select(func.count()).select_from(Event)
