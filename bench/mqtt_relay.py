@@ -5,7 +5,7 @@ temporary folder; never the system broker on 1883). Bounded: about 40 s.
 
 1. Baseline latency: a bare paho client publishes QoS 1 messages at a fixed rate to a QoS 1
    subscriber; publish-to-receive latency, no database.
-2. Station latency: real scans (station.scanning.scan, committed with their events) at the same
+2. Station latency: real scans (station.line.scanning.scan, committed with their events) at the same
    rate, with the relay running; latency from the commit to the subscriber receiving the event's
    CFX message. Target: p99 < 100 ms.
 3. Baseline drain: the bare client publishes 10,000 QoS 1 messages as fast as paho lets it
@@ -204,7 +204,7 @@ def make_station(folder: Path, port: int, boards: int):
 def station_latency(app, op, serials, port: int, rate: float, n: int) -> list[float]:
     from sqlmodel import Session
 
-    from station import scanning
+    from station.line import scanning
 
     sub = Subscriber(port, "acme/plant1/smt/+/+/cfx/#")
     stations = [s for s in (f"L1-{step}-1" for step in SCANNED)]

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from station import db, i18n
 from station.config import ROOT, load_settings
-from station.reflow import load_windows
+from station.readiness.reflow import load_windows
 
 csrf = CSRFProtect()
 

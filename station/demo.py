@@ -5,9 +5,10 @@ import zipfile
 
 from sqlmodel import Session, select
 
-from station import datapackages, masterdata, pcb_lots, people, profiles, stencils
+from station import masterdata, people
 from station.models import Product, User
-from station.reflow import load_windows
+from station.readiness import packages, pcb_lots, profiles, stencils
+from station.readiness.reflow import load_windows
 
 DEMO_USERS = [  # name, role, full name, badge, PIN, password
     ("admin", "admin", "Ada Admin", None, None, "admin-demo"),
@@ -87,7 +88,7 @@ def make_ready(session: Session, admin: User, operator: User, number: str) -> No
     product = session.get(Product, order.product_id)
     tag = f"{product.code}-{product.revision}-{number}"
     pkg = data_package()
-    datapackages.upload(session, admin, product.code, product.revision, pkg["gerber"],
+    packages.upload(session, admin, product.code, product.revision, pkg["gerber"],
                         pkg["bom"], "bom.csv", pkg["centroid"], "cpl.csv")
     stencils.register_stencil(session, admin, f"ST-{tag}", product.code, product.revision,
                               order.side, 100_000, 10_000)

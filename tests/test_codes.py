@@ -1,4 +1,4 @@
-"""What a scanner sends, made plain or refused: station.codes.normalise."""
+"""What a scanner sends, made plain or refused: station.line.codes.normalise."""
 
 import re
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from station.codes import RAW_LIMIT, BadCode, normalise
+from station.line.codes import RAW_LIMIT, BadCode, normalise
 
 ALLOWED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 

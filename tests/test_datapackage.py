@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from station import datapackage
-from station.datapackage import check_package, check_panel
+from station.readiness import datapackage
+from station.readiness.datapackage import check_package, check_panel
 
 # ---------------------------------------------------------------------------------------------
 # Generated fixtures

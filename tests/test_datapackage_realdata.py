@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from station.datapackage import check_package, check_panel
+from station.readiness.datapackage import check_package, check_panel
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "pcb"
 pytestmark = pytest.mark.skipif(

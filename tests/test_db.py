@@ -15,10 +15,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, SQLModel, func, select
 from test_scanning import OPENERS, race
 
-from station import db, events, holds, people
+from station import db, events, people
 from station.errors import AlreadyDone, NeedsTest, OnHold, OutOfSequence
+from station.line.scanning import scan
 from station.models import Board, BoardStep, Event, ScanReceipt, Station, User
-from station.scanning import scan
+from station.quality import holds
 
 
 def head() -> str:

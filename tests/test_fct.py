@@ -1,5 +1,5 @@
 """Functional test over a real SQLite file: attempts, the repair loop, retest limit, scrap,
-OpenHTF and CSV imports, QA's signature and the review (station.fct and station.qa)."""
+OpenHTF and CSV imports, QA's signature and the review (station.quality.fct and .qa)."""
 
 import hashlib
 import shutil
@@ -13,7 +13,7 @@ from openhtf.util import units
 from sqlalchemy import text
 from sqlmodel import Session, func, select
 
-from station import db, fct, holds, masterdata, people, qa
+from station import db, masterdata, people
 from station.errors import (
     BadCredentials,
     BadgeLocked,
@@ -26,8 +26,9 @@ from station.errors import (
     UnknownBoard,
     WrongStation,
 )
+from station.line.scanning import scan
 from station.models import Board, BoardStep, Event, Repair, Scrap, Signoff, TestAttempt
-from station.scanning import scan
+from station.quality import fct, holds, qa
 
 BOARDS = 4
 FCT = ROUTE.index("FCT")

@@ -15,9 +15,9 @@ from playwright.sync_api import Page, expect
 from sqlmodel import Session, func, select
 from test_browser import scanner_types
 
-from station import fct
+from station.line.scanning import scan
 from station.models import Signoff
-from station.scanning import scan
+from station.quality import fct
 
 pytestmark = pytest.mark.browser
 

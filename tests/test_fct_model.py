@@ -19,10 +19,11 @@ from hypothesis.stateful import (
 )
 from sqlmodel import Session, func, select
 
-from station import db, fct, holds, masterdata, qa
+from station import db, masterdata
 from station.errors import StationError
+from station.line.scanning import scan
 from station.models import Board, BoardStep, Signoff, TestAttempt, User
-from station.scanning import scan
+from station.quality import fct, holds, qa
 
 QUANTITY = 3  # the order's quantity; one board more is registered, so one may be scrapped
 FCT = ROUTE.index("FCT")

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from station import labels
-from station.labels import NotEncodable, TooLongForLabel
+from station.shipping import labels
+from station.shipping.labels import NotEncodable, TooLongForLabel
 
 # --- A Code 128 reader, independent of the encoder: the standard's table of bar/space widths --
 

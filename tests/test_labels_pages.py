@@ -111,14 +111,14 @@ def test_a_box_label_carries_order_customer_quantity_and_sscc(signed_in, app):
 def test_a_packed_box_shows_the_boards_really_in_it(signed_in, session):
     from sqlmodel import select
 
-    from station import shipping
     from station.models import Board, WorkOrder
+    from station.shipping import gate
 
     order = session.exec(select(WorkOrder).where(WorkOrder.number == "WO-1")).one()
     boards = list(session.exec(select(Board).where(Board.order_id == order.id)
                                .order_by(Board.id)))
     # Box 1 holds 3 of its 4 so far.
-    shipping.pack(session, order.id, [b.id for b in boards[:3]], capacity=4)
+    gate.pack(session, order.id, [b.id for b in boards[:3]], capacity=4)
     session.commit()
     html = signed_in.get("/labels/boxes/WO-1/1?per_box=1").get_data(as_text=True)
     assert "3 pcs" in html and "1 of 2" in html  # per_box is the packed box's capacity

@@ -6,8 +6,11 @@ import pytest
 from conftest import Api, build_line, make_app
 from sqlmodel import Session, select
 
-from station import holds, line_state, scanning, stencils
+from station.line import scanning
+from station.line import state as line_state
 from station.models import Event, Station, utcnow
+from station.quality import holds
+from station.readiness import stencils
 
 
 @pytest.fixture(scope="module")

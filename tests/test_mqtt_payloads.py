@@ -10,8 +10,12 @@ import pytest
 from conftest import build_line, make_app
 from sqlmodel import Session, select
 
-from station import events, fct, holds, line_state, mqtt, scanning, stencils
+from station import events, mqtt
+from station.line import scanning
+from station.line import state as line_state
 from station.models import Event, Station
+from station.quality import fct, holds
+from station.readiness import stencils
 
 UPSTREAM = ("T-PRINT", "T-SPI", "T-PLACE", "T-REFLOW", "T-AOI")
 

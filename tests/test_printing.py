@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from station import printing
-from station.printing import PrinterConfig, Printers, PrintQueue, status_problems, wait_for
+from station.shipping import printing
+from station.shipping.printing import PrinterConfig, Printers, PrintQueue, status_problems, wait_for
 
 READY = (b"\x02030,0,0,1245,000,0,0,0,000,0,0,0\x03\r\n"
          b"\x02000,0,0,0,0,2,4,0,00000000,1,000\x03\r\n\x021234,0\x03\r\n")

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from station import reflow
 from station.devices import profiler
 from station.devices.profiler import UnknownFormat, detect_format, parse
+from station.readiness import reflow
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "reflow"
 FIRST = REAL / "pfrapp_2024-10-30_profile_controlled4_first_pcb.log"

@@ -8,11 +8,11 @@ import pytest
 from serial_pty import FakeDevice, wait_for
 from sqlmodel import Session, func, select
 
-from station import profiles
 from station.devices.profiler import parse
 from station.devices.profiler_reader import ProfilerCapture, ProfilerDevice
 from station.models import Event, ProfileRun
-from station.reflow import analyse
+from station.readiness import profiles
+from station.readiness.reflow import analyse
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "reflow"
 FIRST_PCB = REALDATA / "pfrapp_2024-10-30_profile_controlled4_first_pcb.log"

@@ -13,21 +13,14 @@ import pytest
 from conftest import ROUTE, build_line, make_app
 from sqlmodel import Session, func, select
 
-from station import (
-    datapackages,
-    demo,
-    masterdata,
-    pcb_lots,
-    profiles,
-    readiness,
-    scanning,
-    stencils,
-)
+from station import demo, masterdata
 from station.errors import InvalidInput, NotReady, StationError
+from station.line import scanning
 from station.models import BoardStep, Event, ProfileRun, Stencil, utcnow
-from station.pcb_lots import NotEnoughBoards
-from station.reflow import load_windows
-from station.stencils import WrongStencil
+from station.readiness import interlock, packages, pcb_lots, profiles, stencils
+from station.readiness.pcb_lots import NotEnoughBoards
+from station.readiness.reflow import load_windows
+from station.readiness.stencils import WrongStencil
 
 _numbers = itertools.count(1)
 WINDOWS = load_windows()
@@ -74,14 +67,14 @@ def new_job(session, line, boards=4, route=ROUTE, panel_size=None, ready=False,
 def item(session, number, name, now=None, rules=None) -> dict:
     """One readiness item of the order."""
     order = masterdata.find_order(session, number)
-    (found,) = [i for i in readiness.assess(session, order, rules, now) if i["item"] == name]
+    (found,) = [i for i in interlock.assess(session, order, rules, now) if i["item"] == name]
     return found
 
 
 def codes(session, number, now=None, rules=None) -> dict:
     """Each item of the order with its code (None when green)."""
     order = masterdata.find_order(session, number)
-    return {i["item"]: i["code"] for i in readiness.assess(session, order, rules, now)}
+    return {i["item"]: i["code"] for i in interlock.assess(session, order, rules, now)}
 
 
 def package_without(*names) -> dict:
@@ -97,7 +90,7 @@ def package_without(*names) -> dict:
 
 def upload(session, admin, code, pkg=None, revision="A"):
     pkg = pkg or demo.data_package()
-    return datapackages.upload(session, admin, code, revision, pkg["gerber"], pkg["bom"],
+    return packages.upload(session, admin, code, revision, pkg["gerber"], pkg["bom"],
                                "bom.csv", pkg["centroid"], "cpl.csv")
 
 
@@ -392,7 +385,7 @@ def test_a_passing_profile_expires_after_its_validity_window(session, line, admi
     assert item(session, number, "profile_board", now=at + timedelta(hours=24))["ready"] is True
     got = item(session, number, "profile_board", now=at + timedelta(hours=24, seconds=1))
     assert got["code"] == "PROFILE_EXPIRED" and "24 h" in got["message"]
-    shift = readiness.Rules(profile_validity_hours=8)
+    shift = interlock.Rules(profile_validity_hours=8)
     assert item(session, number, "profile_board", now=at + timedelta(hours=9),
                 rules=shift)["code"] == "PROFILE_EXPIRED"
 
@@ -496,7 +489,7 @@ def test_unopened_lots_never_expire_and_opening_starts_the_default_floor_life(
     assert item(session, number, "blank_pcbs", now=years)["ready"] is True
 
     row = pcb_lots.open_lot(session, op, lot)
-    week = row.opened_at + timedelta(hours=readiness.Rules().floor_life_hours)
+    week = row.opened_at + timedelta(hours=interlock.Rules().floor_life_hours)
     assert item(session, number, "blank_pcbs", now=week)["ready"] is True
     assert item(session, number, "blank_pcbs",
                 now=week + timedelta(seconds=1))["code"] == "PCB_FLOOR_LIFE"
@@ -508,8 +501,8 @@ def test_unopened_lots_never_expire_and_opening_starts_the_default_floor_life(
 def test_items_a_route_does_not_need_are_ready_by_definition(session, line):
     number, _, _ = new_job(session, line, route=["PLACE", "AOI", "FCT"])
     order = masterdata.find_order(session, number)
-    items = readiness.assess(session, order)
-    assert [i["item"] for i in items] == list(readiness.ITEMS)
+    items = interlock.assess(session, order)
+    assert [i["item"] for i in items] == list(interlock.ITEMS)
     assert [i["item"] for i in items] == ["data_package", "stencil", "profile_board",
                                           "blank_pcbs"]
     by = {i["item"]: i for i in items}
@@ -568,7 +561,7 @@ def test_one_red_item_stops_the_order_and_green_lets_it_go(session, line, admin,
 # --- the judgement alone, on facts as the two queries return them -------------------------
 
 
-def _facts(readiness_row: dict, lots=()) -> readiness.Facts:
+def _facts(readiness_row: dict, lots=()) -> interlock.Facts:
     """Facts of an order whose every item is green, with `readiness_row` changed."""
     now = utcnow()
     row = {"id": 1, "number": "WO-P", "quantity": 10, "paste": "SAC305", "stencil_id": "S1",
@@ -581,14 +574,14 @@ def _facts(readiness_row: dict, lots=()) -> readiness.Facts:
     lot = {"lot": "L1", "opened_at": None, "baked_at": None, "floor_life_hours": None,
            "quantity": 10}
     lots = [lot | changed for changed in lots] or [lot]
-    as_row = readiness.FACTS.row  # the query's own row type: columns by name
-    return readiness.Facts(as_row(**row), [readiness.LOTS.row(**x) for x in lots])
+    as_row = interlock.FACTS.row  # the query's own row type: columns by name
+    return interlock.Facts(as_row(**row), [interlock.LOTS.row(**x) for x in lots])
 
 
 def test_the_judgement_needs_no_database_and_names_the_first_problem_of_each_item():
     now = utcnow()
-    assert [i["code"] for i in readiness.judge(_facts({}), now=now)] == [None] * 4
-    codes = {i["item"]: i["code"] for i in readiness.judge(_facts(
+    assert [i["code"] for i in interlock.judge(_facts({}), now=now)] == [None] * 4
+    codes = {i["item"]: i["code"] for i in interlock.judge(_facts(
         {"prints": 100, "verdict": "FAIL", "package_id": None},
         lots=[{"opened_at": now - timedelta(hours=200)}]), now=now)}
     assert codes == {"data_package": "NO_DATA_PACKAGE", "stencil": "STENCIL_LIFE_REACHED",
@@ -598,10 +591,10 @@ def test_the_judgement_needs_no_database_and_names_the_first_problem_of_each_ite
 def test_the_judgement_follows_the_clock_and_the_rules_it_is_given():
     facts, now = _facts({}), utcnow()
     later = now + timedelta(hours=24)  # the run was recorded an hour before `now`
-    (profile,) = [i for i in readiness.judge(facts, now=later) if i["item"] == "profile_board"]
+    (profile,) = [i for i in interlock.judge(facts, now=later) if i["item"] == "profile_board"]
     assert profile["code"] == "PROFILE_EXPIRED"
-    longer = readiness.Rules(profile_validity_hours=48)
-    assert all(i["ready"] for i in readiness.judge(facts, longer, now=later))
+    longer = interlock.Rules(profile_validity_hours=48)
+    assert all(i["ready"] for i in interlock.judge(facts, longer, now=later))
     short = _facts({}, lots=[{"quantity": 4}, {"lot": "L2", "quantity": 5}])
-    (pcbs,) = [i for i in readiness.judge(short, now=now) if i["item"] == "blank_pcbs"]
+    (pcbs,) = [i for i in interlock.judge(short, now=now) if i["item"] == "blank_pcbs"]
     assert (pcbs["code"], pcbs["message"]) == ("PCB_SHORT", "9 of 10 blank PCBs allocated.")

@@ -10,7 +10,7 @@ from conftest import build_line, make_app
 from sqlmodel import Session, func, select
 from test_readiness import new_job, package_without, profile_csv
 
-from station import demo, pcb_lots, profiles, stencils
+from station import demo
 from station.models import (
     BoardStep,
     DataPackage,
@@ -20,7 +20,8 @@ from station.models import (
     StencilCheck,
     utcnow,
 )
-from station.reflow import load_windows
+from station.readiness import pcb_lots, profiles, stencils
+from station.readiness.reflow import load_windows
 
 ITEMS = ["data_package", "stencil", "profile_board", "blank_pcbs"]
 HX = {"HX-Request": "true"}

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from station import reflow
 from station.devices.profiler import Recording, parse
-from station.reflow import STATS, Window, analyse, channel_stats, load_windows, pwi_of
+from station.readiness import reflow
+from station.readiness.reflow import STATS, Window, analyse, channel_stats, load_windows, pwi_of
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "reflow"
 FIRST = REAL / "pfrapp_2024-10-30_profile_controlled4_first_pcb.log"
@@ -364,7 +364,7 @@ def test_end_to_end_from_a_t962_serial_log():
 def test_every_window_in_pastes_toml_loads_with_ordered_limits():
     windows = load_windows()
     assert {"SAC305", "Sn63Pb37", "JSTD020-PbFree"} <= set(windows)
-    raw = tomllib.loads((Path(reflow.__file__).parent.parent / "config" / "pastes.toml")
+    raw = tomllib.loads(reflow.DEFAULT_WINDOWS
                         .read_text(encoding="utf-8"))
     assert set(raw["windows"]) == set(windows)
     for name, window in windows.items():

@@ -19,7 +19,7 @@ from hypothesis.stateful import (
 from sqlalchemy import text
 from sqlmodel import Session, func, select
 
-from station import db, holds, masterdata
+from station import db, masterdata
 from station.errors import (
     AlreadyDone,
     Forbidden,
@@ -30,8 +30,9 @@ from station.errors import (
     StationError,
     WrongStation,
 )
+from station.line.scanning import scan
 from station.models import Board, BoardStep, Event, ScanReceipt, User
-from station.scanning import scan
+from station.quality import holds
 
 BOARDS = 3
 COUNTS = text("SELECT (SELECT count(*) FROM board_step), (SELECT count(*) FROM event), "

@@ -1,4 +1,4 @@
-"""The scan rule over a real SQLite file: station.scanning.scan and check_step."""
+"""The scan rule over a real SQLite file: station.line.scanning.scan and check_step."""
 
 import shutil
 import threading
@@ -9,7 +9,7 @@ from conftest import ROUTE, Line, build_line, line_from, make_app, save_template
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, func, select
 
-from station import db, events, holds, masterdata, people
+from station import db, events, masterdata, people
 from station.errors import (
     AlreadyDone,
     Forbidden,
@@ -23,9 +23,10 @@ from station.errors import (
     UnknownStation,
     WrongStation,
 )
-from station.fct import steps_done
+from station.line.scanning import ScanRules, check_step, scan
 from station.models import Board, BoardStep, Event, ScanReceipt, User
-from station.scanning import ScanRules, check_step, scan
+from station.quality import holds
+from station.quality.fct import steps_done
 
 BOARDS = 40
 

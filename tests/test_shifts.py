@@ -1,4 +1,4 @@
-"""Shifts in the factory's clock: station.shifts.shift_start (Shenzhen: Asia/Shanghai, UTC+8)."""
+"""Shifts in the factory's clock: station.line.shifts.shift_start (Asia/Shanghai, UTC+8)."""
 
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from station.shifts import shift_start
+from station.line.shifts import shift_start
 
 TZ = "Asia/Shanghai"
 SHANGHAI = ZoneInfo(TZ)

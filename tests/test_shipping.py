@@ -13,9 +13,13 @@ import pytest
 from conftest import PEPPER, ROUTE, build_line, make_app, make_ready
 from sqlmodel import Session, func, select
 
-from station import fct, holds, masterdata, money, qa, scanning, shipping, stencils
+from station import masterdata
 from station.errors import BadCredentials, Forbidden, InvalidInput, NotFound, NotReady
+from station.line import scanning
 from station.models import Box, Event, Invoice, Payment, Shipment, User, WorkOrder
+from station.quality import fct, holds, qa
+from station.readiness import stencils
+from station.shipping import gate, money
 
 FCT = ROUTE.index("FCT")
 CODES = ("ALREADY_SHIPPED", "NOT_ALL_PASSED", "NOT_SIGNED_OFF", "SIGNOFF_VOID", "ON_HOLD",
@@ -94,13 +98,13 @@ def ready_to_ship(session, line, boards=2, customer="CUST"):
 
 def codes(session, number, rules=None) -> list[str]:
     """The codes of the order's blockers, in the gate's order (the read transaction ended)."""
-    found = shipping.blockers(session, masterdata.find_order(session, number), rules)
+    found = gate.blockers(session, masterdata.find_order(session, number), rules)
     session.commit()  # ends the read: on SQLite an open transaction holds the write lock
     return [b["code"] for b in found]
 
 
 def release(session, line, number, role="operator", badge=None, pin="1234"):
-    return shipping.release(session, line.users[role], number, badge or BADGE[role], pin,
+    return gate.release(session, line.users[role], number, badge or BADGE[role], pin,
                             pepper=PEPPER)
 
 
@@ -127,7 +131,7 @@ def test_an_order_taken_all_the_way_ships_once(session, line, role):
     assert shipment.id is not None and shipment.boards == 3 and shipment.boxes == 1
     assert shipment.user_id == line.users[role].id
     order = masterdata.find_order(session, number)
-    assert [b["closed"] for b in shipping.packing_list(session, order)] == [True]
+    assert [b["closed"] for b in gate.packing_list(session, order)] == [True]
     shipped = session.exec(select(Event).where(Event.kind == "order.shipped",
                                                Event.subject == f"order:{number}")).one()
     assert shipped.payload == {"boxes": 1, "boards": 3, "released_by": line.users[role].full_name}
@@ -141,7 +145,7 @@ def test_a_board_not_packed_is_not_all_passed_alone(session, line):
     sign(session, line, number)
     pay(session, line, number)
 
-    found = shipping.blockers(session, masterdata.find_order(session, number))
+    found = gate.blockers(session, masterdata.find_order(session, number))
 
     assert [b["code"] for b in found] == ["NOT_ALL_PASSED"]
     assert "1 board(s) have not completed their route up to PACK" in found[0]["message"]
@@ -155,7 +159,7 @@ def test_a_board_not_passed_is_not_all_passed_and_voids_the_signature(session, l
     fct.record_result(session, line.users["operator"], serials[1], "T-FCT", "fail",
                       defect_code="SHORT")
 
-    found = shipping.blockers(session, masterdata.find_order(session, number))
+    found = gate.blockers(session, masterdata.find_order(session, number))
 
     assert [b["code"] for b in found] == ["NOT_ALL_PASSED", "SIGNOFF_VOID"]
     assert serials[1] in found[0]["message"] and "without a final pass" in found[0]["message"]
@@ -174,7 +178,7 @@ def test_a_packed_board_scrapped_does_not_stand_in_for_one_not_packed(session, l
     sign(session, line, number)
     pay(session, line, number)
 
-    found = shipping.blockers(session, masterdata.find_order(session, number))
+    found = gate.blockers(session, masterdata.find_order(session, number))
 
     assert [b["code"] for b in found] == ["NOT_ALL_PASSED"]
     assert "1 board(s) have not completed their route up to PACK" in found[0]["message"]
@@ -188,7 +192,7 @@ def test_not_signed_off_alone(session, line):
     walk(session, line, serials)
     pay(session, line, number)
 
-    found = shipping.blockers(session, masterdata.find_order(session, number))
+    found = gate.blockers(session, masterdata.find_order(session, number))
 
     assert [b["code"] for b in found] == ["NOT_SIGNED_OFF"]
     assert found[0]["who"] == "qa" and found[0]["todo"]
@@ -203,7 +207,7 @@ def test_a_later_attempt_voids_the_signature_alone_until_qa_signs_again(session,
     fct.record_result(session, line.users["operator"], serials[0], "T-FCT", "pass",
                       program="fct", program_version="1.1")  # a retest, passed again
 
-    found = shipping.blockers(session, masterdata.find_order(session, number))
+    found = gate.blockers(session, masterdata.find_order(session, number))
 
     assert [b["code"] for b in found] == ["SIGNOFF_VOID"]
     assert "Qa One" in found[0]["message"] and signed["signed_at"] in found[0]["message"]
@@ -216,7 +220,7 @@ def test_an_order_hold_blocks_alone_until_released(session, line):
     number, _, _ = ready_to_ship(session, line)
     holds.place_hold(session, line.users["qa"], number, "customer changed the BOM")
 
-    found = shipping.blockers(session, masterdata.find_order(session, number))
+    found = gate.blockers(session, masterdata.find_order(session, number))
 
     assert [b["code"] for b in found] == ["ON_HOLD"]
     assert "customer changed the BOM" in found[0]["message"]
@@ -242,7 +246,7 @@ def test_a_prepaid_customer_with_a_balance_is_not_paid_alone(session, line):
     sign(session, line, number)
     pay(session, line, number, "3.00")
 
-    found = shipping.blockers(session, masterdata.find_order(session, number))
+    found = gate.blockers(session, masterdata.find_order(session, number))
 
     assert [b["code"] for b in found] == ["NOT_PAID"]
     assert "2.00 USD is due" in found[0]["message"] and "prepaid" in found[0]["message"]
@@ -290,7 +294,7 @@ def test_red_readiness_blocks_only_while_boards_are_unfinished(session, line):
     stencils.record_inspection(session, line.users["operator"], f"ST-PCB-A-{number}", True,
                                "dented")
 
-    found = shipping.blockers(session, masterdata.find_order(session, number))
+    found = gate.blockers(session, masterdata.find_order(session, number))
 
     assert [b["code"] for b in found] == ["NOT_ALL_PASSED", "NOT_READY"]
     assert "damaged" in found[1]["message"]
@@ -310,7 +314,7 @@ def test_already_shipped_after_a_release(session, line):
     release(session, line, number)
     before = stored(session)
 
-    with pytest.raises(shipping.ShipmentBlocked) as err:
+    with pytest.raises(gate.ShipmentBlocked) as err:
         release(session, line, number, "supervisor")
     session.rollback()
 
@@ -328,7 +332,7 @@ def test_a_fresh_order_lists_every_blocker_at_once_and_release_stores_nothing(se
     holds.place_hold(session, line.users["qa"], number, "first article pending")
     before = stored(session)
 
-    with pytest.raises(shipping.ShipmentBlocked) as err:
+    with pytest.raises(gate.ShipmentBlocked) as err:
         release(session, line, number)
     session.rollback()
 
@@ -359,7 +363,7 @@ def test_a_shipped_order_disturbed_afterwards_lists_the_other_codes_at_once(sess
     assert found == ["ALREADY_SHIPPED", "NOT_ALL_PASSED", "SIGNOFF_VOID", "ON_HOLD",
                      "NOT_READY", "NOT_PAID"]
     assert set(found) | {"NOT_SIGNED_OFF"} == set(CODES)
-    assert set(shipping.ADVICE) == set(CODES)
+    assert set(gate.ADVICE) == set(CODES)
 
 
 # --- the release: badge and PIN of the caller, roles -------------------------------------------
@@ -373,7 +377,7 @@ def test_release_needs_the_callers_own_badge_and_pin(session, line):
                        ("10002", "1234"), ("10004", "1234"),  # another person's badge
                        ("99999", "1234"), (None, "1234"), (10001, "1234")):
         with pytest.raises(BadCredentials):
-            shipping.release(session, operator, number, badge, pin, pepper=PEPPER)
+            gate.release(session, operator, number, badge, pin, pepper=PEPPER)
         session.rollback()
     assert stored(session) == before
     session.expire_all()
@@ -391,7 +395,7 @@ def test_admin_and_finance_cannot_ship(session, line, role):
     number, _, _ = ready_to_ship(session, line)
     before = stored(session)
     with pytest.raises(Forbidden):
-        shipping.release(session, line.users[role], number, "10001", "1234", pepper=PEPPER)
+        gate.release(session, line.users[role], number, "10001", "1234", pepper=PEPPER)
     session.rollback()
     assert stored(session) == before
     assert codes(session, number) == []
@@ -619,7 +623,7 @@ def test_boxes_fill_to_capacity_and_a_new_one_opens(session, line):
         boxes_of.append(answer["box"])
     assert boxes_of == [1, 1, 1, 2, 2, 2, 3]
     order = masterdata.find_order(session, number)
-    listing = shipping.packing_list(session, order)
+    listing = gate.packing_list(session, order)
     assert [(b["number"], len(b["serials"]), b["closed"]) for b in listing] == [
         (1, 3, True), (2, 3, True), (3, 1, False)]
     assert sorted(s for b in listing for s in b["serials"]) == sorted(serials)
@@ -629,7 +633,7 @@ def test_boxes_fill_to_capacity_and_a_new_one_opens(session, line):
     pay(session, line, number)
     shipment = release(session, line, number)
     assert (shipment.boxes, shipment.boards) == (3, 7)
-    assert all(b["closed"] for b in shipping.packing_list(session, order))
+    assert all(b["closed"] for b in gate.packing_list(session, order))
 
 
 def test_a_panel_packed_at_once_spills_into_a_new_box(session, line):
@@ -646,7 +650,7 @@ def test_a_panel_packed_at_once_spills_into_a_new_box(session, line):
     answer = scanning.scan(session, "T-PACK", panel, op, rules=rules)
 
     assert answer["box"] == 2 and answer["serials"] == serials
-    listing = shipping.packing_list(session, masterdata.find_order(session, number))
+    listing = gate.packing_list(session, masterdata.find_order(session, number))
     assert [b["serials"] for b in listing] == [serials[:3], serials[3:]]
     session.commit()
     assert codes(session, number) == ["NOT_SIGNED_OFF", "NOT_PAID"]
@@ -692,9 +696,9 @@ def race(engine, line, number, disturb, delays):
             barrier.wait(timeout=10)
             time.sleep(delays[0])
             try:
-                shipping.release(s, op, number, "10001", "1234", pepper=PEPPER)
+                gate.release(s, op, number, "10001", "1234", pepper=PEPPER)
                 return "shipped"
-            except shipping.ShipmentBlocked as err:
+            except gate.ShipmentBlocked as err:
                 return [b["code"] for b in err.params["blockers"]]
 
     def other():

@@ -1,4 +1,4 @@
-"""What a scan says, read by station.codes.understand: pure, no app, no port."""
+"""What a scan says, read by station.line.codes.understand: pure, no app, no port."""
 
 import re
 from datetime import date
@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from station.codes import (
+from station.config import load_settings
+from station.line.codes import (
     CAPS_HINT,
     DASH_HINT,
     RAW_LIMIT,
@@ -19,7 +20,6 @@ from station.codes import (
     repairs,
     understand,
 )
-from station.config import load_settings
 
 GS, RS, EOT = "\x1d", "\x1e", "\x04"
 TODAY = date(2026, 6, 1)

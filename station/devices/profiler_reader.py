@@ -102,7 +102,7 @@ def start_profilers(app) -> dict[str, ProfilerDevice]:
         name = spec["name"]
 
         def store(text: str, meta: dict, name=name):
-            from station import profiles
+            from station.readiness import profiles
 
             with Session(app.extensions["engine"], expire_on_commit=False) as session:
                 return profiles.record_run(

@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
-from station import people, scanning
-from station.codes import LabelRules, repairs, understand
+from station import people
 from station.devices.serial_lines import LineSplitter, Overlong, PortReader
 from station.errors import N_, BadgeLocked, InvalidCode, StationError, UnknownBoard
+from station.line import scanning
+from station.line.codes import LabelRules, repairs, understand
 from station.models import Board, PcbLot, ProfileBoard, Stencil, User
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ from sqlmodel import select
 from station import events
 from station.db import get_session
 from station.errors import UnknownBoard
-from station.fct import steps_done
 from station.models import Board, Product, WorkOrder
+from station.quality.fct import steps_done
 from station.routes.fct import board_tests_view, fct_rules
 from station.routes.web import login_required
 

@@ -2,12 +2,12 @@
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 
-from station import fct, qa
-from station.codes import BadCode, normalise
 from station.db import get_session
 from station.errors import InvalidCode, InvalidInput, StationError, UnknownStation
+from station.line.codes import BadCode, normalise
 from station.masterdata import find_order
 from station.models import Station, iso
+from station.quality import fct, qa
 from station.routes.api import endpoint
 from station.routes.web import json_body, login_required, translate_error
 

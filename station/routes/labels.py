@@ -15,13 +15,14 @@ from flask import (
     url_for,
 )
 
-from station import labels, people
+from station import people
 from station.config import ROOT
 from station.db import get_session
 from station.errors import InvalidInput, NotFound
-from station.printing import Printers
 from station.routes.api import endpoint
 from station.routes.web import is_htmx, json_body, login_required
+from station.shipping import labels
+from station.shipping.printing import Printers
 
 bp = Blueprint("labels", __name__, url_prefix="/labels")
 api = Blueprint("labels_api", __name__, url_prefix="/api/v1")

@@ -24,10 +24,11 @@ from flask import (
 )
 from sqlmodel import Session, select
 
-from station import line_state, mqtt, people
+from station import mqtt, people
 from station.db import close_session, get_session, reader
 from station.errors import NotFound, StationError
-from station.line_state import slug
+from station.line import state as line_state
+from station.line.state import slug
 from station.models import Line, Station, utcnow
 from station.routes.api import endpoint
 from station.routes.web import is_htmx, json_body, login_required, translate_error

@@ -3,11 +3,13 @@
 from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 from sqlmodel import select
 
-from station import holds, masterdata, orders
+from station import masterdata
 from station.db import get_session
 from station.models import Customer, Product, WorkOrder
+from station.quality import holds
 from station.routes.api import endpoint
 from station.routes.web import json_body, login_required
+from station.shipping import orders
 
 bp = Blueprint("orders", __name__)
 api = Blueprint("orders_api", __name__, url_prefix="/api/v1")

@@ -15,11 +15,11 @@ from flask import (
     url_for,
 )
 
-from station import profiles
-from station.chart import profile_svg
 from station.db import get_session
 from station.devices.profiler import UnknownFormat, parse
 from station.errors import InvalidInput
+from station.readiness import profiles
+from station.readiness.chart import profile_svg
 from station.routes.api import endpoint
 from station.routes.web import json_body, login_required
 

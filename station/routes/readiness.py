@@ -2,12 +2,12 @@
 
 from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 
-from station import datapackages, pcb_lots, readiness, stencils
 from station.db import get_session
 from station.errors import InvalidInput, StationError
 from station.masterdata import find_order, find_product
 from station.models import PcbLot, Product, ProfileBoard, Stencil, iso, utcnow
 from station.people import require
+from station.readiness import interlock, packages, pcb_lots, stencils
 from station.routes.api import endpoint
 from station.routes.auth import _safe_next
 from station.routes.web import json_body, login_required, readiness_rules, translate_error
@@ -18,7 +18,7 @@ api = Blueprint("readiness_api", __name__, url_prefix="/api/v1")
 
 def readiness_view(session, order) -> dict:
     """The order's readiness as the API shows it."""
-    items = readiness.assess(session, order, readiness_rules())
+    items = interlock.assess(session, order, readiness_rules())
     return {"order": order.number, "ready": all(i["ready"] for i in items), "items": items}
 
 
@@ -165,10 +165,10 @@ def upload_data_package(user, code, revision):
     missing = [n for n in ("gerber", "bom", "centroid") if n not in files]
     if missing:
         raise InvalidInput(detail=f"missing file(s): {', '.join(missing)}")
-    pkg = datapackages.upload(get_session(), user, code, revision, files["gerber"].read(),
+    pkg = packages.upload(get_session(), user, code, revision, files["gerber"].read(),
                               files["bom"].read(), files["bom"].filename or "bom",
                               files["centroid"].read(), files["centroid"].filename or "centroid")
-    return jsonify(datapackages.package_view(pkg)), 201
+    return jsonify(packages.package_view(pkg)), 201
 
 
 @api.get("/products/<code>/<revision>/data-package")
@@ -176,17 +176,17 @@ def upload_data_package(user, code, revision):
 def get_data_package(user, code, revision):
     """The newest data package report of a product revision."""
     session = get_session()
-    pkg = datapackages.latest(session, find_product(session, code, revision))
+    pkg = packages.latest(session, find_product(session, code, revision))
     if pkg is None:
         raise InvalidInput(detail=f"no data package for {code} rev {revision}")
-    return jsonify(datapackages.package_view(pkg))
+    return jsonify(packages.package_view(pkg))
 
 
 @api.post("/products/<code>/<revision>/panel")
 @endpoint
 def check_panel(user, code, revision):
     """The engineer's panel measurements, checked against the design rules (admin)."""
-    pkg = datapackages.record_panel(get_session(), user, code, revision, json_body())
+    pkg = packages.record_panel(get_session(), user, code, revision, json_body())
     return jsonify(pkg.panel), 201
 
 
@@ -201,7 +201,7 @@ def _screen_scan(session, order, raw: str) -> dict:
         return {"outcome": "accepted", "message": f"{alloc.quantity} boards of lot {code} "
                                                   f"allocated."}
     if session.get(ProfileBoard, code):
-        item = readiness.profile_item(readiness.facts(session, order.id), readiness_rules(),
+        item = interlock.profile_item(interlock.facts(session, order.id), readiness_rules(),
                                       utcnow())
         return {"outcome": "accepted" if item["ready"] else "refused",
                 "message": f"Profile board {code}: {item['message']}"}
@@ -263,7 +263,7 @@ def show_data_package(code, revision):
         try:
             if any(n not in files or not files[n].filename for n in ("gerber", "bom", "centroid")):
                 raise InvalidInput(detail="choose the Gerber zip, the BOM and the centroid file")
-            datapackages.upload(session, g.user, code, revision, files["gerber"].read(),
+            packages.upload(session, g.user, code, revision, files["gerber"].read(),
                                 files["bom"].read(), files["bom"].filename,
                                 files["centroid"].read(), files["centroid"].filename)
             return redirect(url_for("readiness.show_data_package", code=code,
@@ -271,6 +271,6 @@ def show_data_package(code, revision):
         except StationError as err:
             session.rollback()
             error = translate_error(err)
-    pkg = datapackages.latest(session, product)
+    pkg = packages.latest(session, product)
     return render_template("data_package.html", product=product, error=error,
-                           pkg=datapackages.package_view(pkg) if pkg else None)
+                           pkg=packages.package_view(pkg) if pkg else None)

@@ -10,11 +10,13 @@ import time
 from flask import Blueprint, current_app, g, jsonify, render_template, request, session, url_for
 from flask_babel import gettext
 
-from station import people, scanning
-from station.codes import LabelRules
+from station import people
 from station.db import WriteTx, get_session
 from station.devices import scanner
 from station.errors import InvalidInput, UnknownStation
+from station.line import scanning
+from station.line.codes import LabelRules
+from station.line.shifts import shift_start
 from station.models import Station, User, utcnow
 from station.routes.web import (
     api_user,
@@ -24,7 +26,6 @@ from station.routes.web import (
     sign_in,
     translate_error,
 )
-from station.shifts import shift_start
 
 bp = Blueprint("scans", __name__)
 api = Blueprint("scans_api", __name__, url_prefix="/api/v1")

@@ -3,14 +3,14 @@
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
 from sqlmodel import select
 
-from station import money, shipping
 from station.db import get_session
 from station.errors import StationError
 from station.masterdata import find_order
 from station.models import Customer, Shipment, WorkOrder, iso
-from station.orders import money_text, order_view
 from station.routes.api import endpoint
 from station.routes.web import json_body, login_required, readiness_rules, translate_error
+from station.shipping import gate, money
+from station.shipping.orders import money_text, order_view
 
 bp = Blueprint("shipping", __name__)
 api = Blueprint("shipping_api", __name__, url_prefix="/api/v1")
@@ -18,7 +18,7 @@ api = Blueprint("shipping_api", __name__, url_prefix="/api/v1")
 
 def _release(user, number, form) -> dict:
     security = current_app.config["SETTINGS"].get("security", {})
-    shipment = shipping.release(get_session(), user, number, form.get("badge"), form.get("pin"),
+    shipment = gate.release(get_session(), user, number, form.get("badge"), form.get("pin"),
                                 pepper=current_app.config["PIN_PEPPER"],
                                 lock_after=security.get("badge_lock_after", 5),
                                 rules=readiness_rules())
@@ -39,9 +39,9 @@ def get_shipment(user, number):
     """May the order ship, its blockers, and its boxes with their serials."""
     session = get_session()
     order = find_order(session, number)
-    found = shipping.blockers(session, order, readiness_rules())
+    found = gate.blockers(session, order, readiness_rules())
     return jsonify(order=order.number, may_ship=not found, blockers=found,
-                   boxes=shipping.packing_list(session, order))
+                   boxes=gate.packing_list(session, order))
 
 
 def _balance(session, number) -> str:
@@ -120,7 +120,7 @@ def show_shipment(number):
             error = translate_error(err)
     order = find_order(session, number)
     return render_template("shipment.html", order=order_view(session, order, readiness_rules()),
-                           boxes=shipping.packing_list(session, order), error=error,
+                           boxes=gate.packing_list(session, order), error=error,
                            shipped=shipped)
 
 
@@ -133,7 +133,7 @@ def show_packing_list(number):
     shipment = session.exec(select(Shipment).where(Shipment.order_id == order.id)).first()
     return render_template("packing_list.html", order=order_view(session, order),
                            customer=session.get(Customer, order.customer_id), shipment=shipment,
-                           boxes=shipping.packing_list(session, order))
+                           boxes=gate.packing_list(session, order))
 
 
 @bp.route("/finance", methods=("GET", "POST"))

@@ -7,11 +7,12 @@ from flask import current_app, g, jsonify, redirect, render_template, request, s
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_locale, gettext
 
-from station import people, readiness
-from station.codes import BIDI
+from station import people
 from station.db import WriteTx, get_session
 from station.errors import InvalidInput, StationError, Unauthenticated
+from station.line.codes import BIDI
 from station.models import User
+from station.readiness import interlock
 
 
 def is_htmx() -> bool:
@@ -135,11 +136,11 @@ def printable(text: str) -> str:
                    for ch in text)
 
 
-def readiness_rules() -> readiness.Rules:
+def readiness_rules() -> interlock.Rules:
     """The readiness limits of config/station.toml ([readiness], and [reflow] validity_hours)."""
     settings = current_app.config["SETTINGS"]
     cfg = dict(settings.get("readiness", {}))
     cfg.setdefault("profile_validity_hours",
                    settings.get("reflow", {}).get("validity_hours", 24.0))
-    known = readiness.Rules.__dataclass_fields__
-    return readiness.Rules(**{k: v for k, v in cfg.items() if k in known})
+    known = interlock.Rules.__dataclass_fields__
+    return interlock.Rules(**{k: v for k, v in cfg.items() if k in known})

@@ -22,7 +22,6 @@ from station.errors import (
     UnknownStation,
     WrongStation,
 )
-from station.holds import active_hold
 from station.models import (
     Board,
     BoardStep,
@@ -35,6 +34,7 @@ from station.models import (
     User,
     WorkOrder,
 )
+from station.quality.holds import active_hold
 
 OUTCOMES = ("pass", "fail", "error")
 DEFECTS = {"SHORT": "solder short / bridge", "OPEN": "open joint", "MISSING": "missing part",

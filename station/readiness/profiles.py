@@ -9,7 +9,7 @@ from station.devices.profiler import UnknownFormat, parse
 from station.errors import Conflict, InvalidInput, NotFound, StationError
 from station.masterdata import find_product, valid_code
 from station.models import ProfileBoard, ProfileRun, User, iso
-from station.reflow import Window, analyse
+from station.readiness.reflow import Window, analyse
 
 MAX_RECORDING = 20 * 1024 * 1024
 

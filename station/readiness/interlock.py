@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
-from station import pcb_lots
 from station.db import Prepared, WriteTx, connection
 from station.models import (
     DataPackage,
@@ -25,6 +24,7 @@ from station.models import (
     WorkOrder,
     utcnow,
 )
+from station.readiness import pcb_lots
 
 ITEMS = ("data_package", "stencil", "profile_board", "blank_pcbs")  # in the order shown
 

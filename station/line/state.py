@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, func, select
 
-from station import events, people, readiness
+from station import events, people
 from station.errors import InvalidInput, UnknownStation
+from station.line.shifts import shift_start
 from station.models import (
     Board,
     BoardStep,
@@ -28,7 +29,7 @@ from station.models import (
     iso,
     utcnow,
 )
-from station.shifts import shift_start
+from station.readiness import interlock
 
 # SEMI E10 codes as IPC-CFX's ResourceState writes them (notes/mqtt.md).
 CODES = {"running": 1100, "idle": 2202, "blocked": 2201, "setup": 4500, "down": 5000}
@@ -48,7 +49,7 @@ class StateRules:
     running_minutes: float = 5.0
     timezone: str = "UTC"
     shift_starts: list[str] = field(default_factory=lambda: ["00:00"])
-    ready: readiness.Rules = field(default_factory=readiness.Rules)
+    ready: interlock.Rules = field(default_factory=interlock.Rules)
 
 
 def rules_from(settings: dict) -> StateRules:
@@ -56,8 +57,8 @@ def rules_from(settings: dict) -> StateRules:
     cfg = dict(settings.get("readiness", {}))
     cfg.setdefault("profile_validity_hours",
                    settings.get("reflow", {}).get("validity_hours", 24.0))
-    known = readiness.Rules.__dataclass_fields__
-    ready = readiness.Rules(**{k: v for k, v in cfg.items() if k in known})
+    known = interlock.Rules.__dataclass_fields__
+    ready = interlock.Rules(**{k: v for k, v in cfg.items() if k in known})
     return StateRules(
         running_minutes=float(settings.get("station_state", {}).get("running_minutes", 5)),
         timezone=settings.get("site", {}).get("timezone", "UTC"),
@@ -141,7 +142,7 @@ def snapshot(session: Session, station: Station, rules: StateRules | None = None
     board_id, last_at = _last_activity(session, station)
     job = _job(session, station, board_id)
     order = job.pop("order")
-    items = readiness.assess(session, order, rules.ready, now) if order else []
+    items = interlock.assess(session, order, rules.ready, now) if order else []
     red = next((i for i in items if not i["ready"]), None)
     hold = session.exec(select(Hold).where(Hold.order_id == order.id, Hold.board_id.is_(None),
                                            Hold.released_at.is_(None))

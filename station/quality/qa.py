@@ -6,10 +6,11 @@ from collections import Counter
 
 from sqlmodel import Session, select
 
-from station import events, fct, people
+from station import events, people
 from station.errors import BadCredentials, InvalidInput, StationError
 from station.masterdata import find_order
 from station.models import Board, Repair, Signoff, User, WorkOrder, iso
+from station.quality import fct
 
 MEANINGS = ("Approved: functional test results", "Reviewed: functional test results")
 

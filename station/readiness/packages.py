@@ -5,10 +5,10 @@ import hashlib
 from sqlmodel import Session, select
 
 from station import events, people
-from station.datapackage import check_package, check_panel
 from station.errors import InvalidInput, NotFound
 from station.masterdata import find_product
 from station.models import DataPackage, Product, User, iso
+from station.readiness.datapackage import check_package, check_panel
 
 MAX_FILE = 50 * 1024 * 1024
 

@@ -4,9 +4,11 @@ from decimal import Decimal
 
 from sqlmodel import Session, func, select
 
-from station import money, qa, readiness, shipping
-from station.holds import order_holds
 from station.models import Board, BoardStep, Customer, Product, Shipment, WorkOrder, iso
+from station.quality import qa
+from station.quality.holds import order_holds
+from station.readiness import interlock
+from station.shipping import gate, money
 
 
 def money_text(amount: Decimal) -> str:
@@ -30,15 +32,15 @@ def board_count(session: Session, order: WorkOrder) -> int:
                         .where(Board.order_id == order.id)).one()
 
 
-def order_view(session: Session, order: WorkOrder, rules: readiness.Rules | None = None) -> dict:
+def order_view(session: Session, order: WorkOrder, rules: interlock.Rules | None = None) -> dict:
     """The order as the API shows it, with readiness, sign-off and every shipment blocker."""
     customer = session.get(Customer, order.customer_id)
     product = session.get(Product, order.product_id)
     counts = step_counts(session, order)
     holds = order_holds(session, order)
-    items = readiness.assess(session, order, rules)
+    items = interlock.assess(session, order, rules)
     results = qa.board_results(session, order)
-    blockers = shipping.blockers(session, order, rules)
+    blockers = gate.blockers(session, order, rules)
     shipment = session.exec(select(Shipment).where(Shipment.order_id == order.id)).first()
     status = ("shipped" if shipment else "on_hold" if holds
               else "complete" if counts.get(product.route[-1], 0) >= order.quantity

@@ -2,9 +2,8 @@
 
 from sqlmodel import Session, func, select
 
-from station import events, money, people, qa, readiness
+from station import events, people
 from station.errors import BadCredentials, StationError
-from station.holds import order_holds
 from station.models import (
     Board,
     BoardStep,
@@ -18,6 +17,10 @@ from station.models import (
     WorkOrder,
     utcnow,
 )
+from station.quality import qa
+from station.quality.holds import order_holds
+from station.readiness import interlock
+from station.shipping import money
 
 # What to do about each blocker, and who can do it.
 ADVICE = {
@@ -47,7 +50,7 @@ def _blocker(code: str, message: str) -> dict:
     return {"code": code, "message": message, "todo": todo, "who": who}
 
 
-def blockers(session: Session, order: WorkOrder, rules: readiness.Rules | None = None) -> list:
+def blockers(session: Session, order: WorkOrder, rules: interlock.Rules | None = None) -> list:
     """Every reason the order may not ship, all at once (empty: it may ship)."""
     out = []
     if session.exec(select(Shipment).where(Shipment.order_id == order.id)).first():
@@ -72,7 +75,7 @@ def blockers(session: Session, order: WorkOrder, rules: readiness.Rules | None =
     if holds:
         out.append(_blocker("ON_HOLD", "On hold: " + "; ".join(h.reason for h in holds) + "."))
     # Every scan needs readiness, so finished boards met it; it blocks only unfinished work.
-    red = readiness.red_items(session, order, rules) if unfinished else []
+    red = interlock.red_items(session, order, rules) if unfinished else []
     if red:
         out.append(_blocker("NOT_READY", "Not ready: " + "; ".join(i["message"] for i in red)))
     customer = session.get(Customer, order.customer_id)
@@ -120,7 +123,7 @@ def _count(session: Session, box: Box) -> int:
 
 
 def release(session: Session, by: User, number, badge, pin, *, pepper: str,
-            lock_after: int = 5, rules: readiness.Rules | None = None) -> Shipment:
+            lock_after: int = 5, rules: interlock.Rules | None = None) -> Shipment:
     """Ship the order: badge and PIN again, the gate checked and the shipment stored at once."""
     people.require(by, "ship")
     signer = people.check_badge(session, badge, pin, pepper=pepper, lock_after=lock_after)

@@ -9,8 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, or_, select
 
-from station import events, fct, holds, people, readiness, shipping, stencils
-from station.codes import DEFAULT_ALLOWED, BadCode, normalise
+from station import events, people
 from station.db import Prepared, WriteTx, connection, orm
 from station.errors import (
     AlreadyDone,
@@ -25,6 +24,7 @@ from station.errors import (
     UnknownStation,
     WrongStation,
 )
+from station.line.codes import DEFAULT_ALLOWED, BadCode, normalise
 from station.models import (
     Board,
     BoardStep,
@@ -34,6 +34,9 @@ from station.models import (
     User,
     utcnow,
 )
+from station.quality import fct, holds
+from station.readiness import interlock, stencils
+from station.shipping import gate
 
 SCAN_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 TESTED_STEPS = {"FCT"}  # passed by a test result, never by a scan
@@ -45,7 +48,7 @@ class ScanRules:
 
     max_length: int = 64
     allowed: re.Pattern = field(default=DEFAULT_ALLOWED)
-    ready_rules: readiness.Rules = field(default_factory=readiness.Rules)
+    ready_rules: interlock.Rules = field(default_factory=interlock.Rules)
     box_capacity: int = 10
 
 
@@ -68,10 +71,10 @@ def scan(session: Session | WriteTx, station_id: str, raw, user: User, scan_id=N
     step = boards[0].station_type
     if step is None:
         raise UnknownStation(station=station_id)
-    facts = readiness.facts(session, boards[0].order_id)
+    facts = interlock.facts(session, boards[0].order_id)
     order, route = facts.order, facts.order.route
     done = [_check_board(session, board, route) for board in boards]
-    red = [item for item in readiness.judge(facts, rules.ready_rules) if not item["ready"]]
+    red = [item for item in interlock.judge(facts, rules.ready_rules) if not item["ready"]]
     if red:
         raise NotReady(order=order.number, items=", ".join(i["message"] for i in red),
                        item_codes=[i["item"] for i in red], codes=[i["code"] for i in red])
@@ -188,7 +191,7 @@ def _pass_step(session: Session | WriteTx, conn: Connection | WriteTx, boards: l
         warning = stencils.count_print(conn, order.stencil_id,
                                        rules.ready_rules.life_warning_pct)
         warnings += [warning] if warning else []
-    box = shipping.pack(orm(session), order.id, [b.id for b in boards], rules.box_capacity) \
+    box = gate.pack(orm(session), order.id, [b.id for b in boards], rules.box_capacity) \
         if step == "PACK" else None
     answer = {"accepted": True, "warnings": warnings,
               "serial": boards[0].serial if len(boards) == 1 else code,

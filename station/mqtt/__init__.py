@@ -62,9 +62,10 @@ from sqlalchemy import or_, text
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, func, select
 
-from station import db, events, line_state
+from station import db, events
 from station.db import reader
-from station.line_state import slug
+from station.line import state as line_state
+from station.line.state import slug
 from station.models import Board, Event, Line, RelayCursor, Station, utcnow
 
 log = logging.getLogger(__name__)

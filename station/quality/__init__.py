@@ -1,0 +1,1 @@
+"""Quality: functional test, QA sign-off, holds."""

@@ -1,0 +1,1 @@
+"""Job readiness: the interlock and what it judges (stencils, PCB lots, profiles, data package)."""

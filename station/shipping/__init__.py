@@ -1,0 +1,1 @@
+"""Shipping: the shipment gate, money, orders, packing, labels and printing."""
