@@ -4,13 +4,10 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import bindparam
-from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from station import events
-from station.db import Prepared, WriteTx, connection
 from station.errors import BadCredentials, BadgeLocked, Conflict, Forbidden, InvalidInput, NotFound
 from station.models import ApiToken, User
 
@@ -148,24 +145,10 @@ def create_token(session: Session, name: str) -> str:
     return token
 
 
-TOKEN_USER = Prepared(select(*User.__table__.c).join(ApiToken, ApiToken.user_id == User.id)
-                      .where(ApiToken.token_hash == bindparam("token_hash"),
-                             ApiToken.revoked_at.is_(None)))
-
-
-def user_for_token(session: Session | WriteTx, token: str) -> User | None:
+def user_for_token(session: Session, token: str) -> User | None:
     """The user a bearer token belongs to, or None."""
-    rows = TOKEN_USER.run(connection(session), {"token_hash": _token_hash(token)})
-    return _detached(rows[0]) if rows else None
-
-
-def _detached(row) -> User:
-    """A User from its row without the ORM's loading (every API call asks, and it costs more
-    than the query); detached, so a session may still take it in."""
-    user = User.__mapper__.class_manager.new_instance()
-    user.__dict__.update(row._asdict())
-    make_transient_to_detached(user)
-    return user
+    return session.exec(select(User).join(ApiToken, ApiToken.user_id == User.id).where(
+        ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None))).first()
 
 
 def end_sessions(session: Session, user: User) -> None:

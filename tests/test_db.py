@@ -1,19 +1,19 @@
 """The database: SQLite pragmas and early locks, the append-only event log, migrations, and the
 same floor rules on PostgreSQL (TEST_DATABASE_URL)."""
 
-import shutil
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import sqlalchemy.exc
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from conftest import ROUTE, build_line, make_app
-from sqlalchemy import bindparam, inspect, text, update
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, SQLModel, func, select
-from test_scanning import OPENERS, race
+from test_scanning import race
 
 from station import db, events, people
 from station.errors import AlreadyDone, NeedsTest, OnHold, OutOfSequence
@@ -336,16 +336,15 @@ def test_postgres_events_are_append_only(pg_app):
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("opener", OPENERS)
-def test_postgres_two_scans_at_the_same_instant_have_one_winner(pg_app, pg_line, opener):
+def test_postgres_two_scans_at_the_same_instant_have_one_winner(pg_app, pg_line):
     session, line = pg_line
     engine, op = pg_app.extensions["engine"], line.users["operator"]
     session.commit()
-    for pair in race(engine, op, line.serials[:6], opener=opener):
+    for pair in race(engine, op, line.serials[:6]):
         assert sorted(r["step"] if isinstance(r, dict) else r for r in pair) \
             == ["PRINT", "already-done"], pair
     # The same scan sent twice: one answer, stored once.
-    for first, second in race(engine, op, line.serials[6:], scan_id="twice", opener=opener):
+    for first, second in race(engine, op, line.serials[6:], scan_id="twice"):
         assert isinstance(first, dict) and first == second, (first, second)
     counted = session.exec(select(BoardStep.board_id, func.count()).group_by(BoardStep.board_id))
     assert sorted(n for _, n in counted) == [1] * len(line.serials)
@@ -353,87 +352,18 @@ def test_postgres_two_scans_at_the_same_instant_have_one_winner(pg_app, pg_line,
                         .where(Event.kind == "board.step_passed")).one() == len(line.serials)
 
 
-# --- Prepared statements (the scan's path) ------------------------------------------------
+# --- the write turn --------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def any_app(request, tmp_path):
-    """The app on SQLite, and on the PostgreSQL of TEST_DATABASE_URL."""
-    if request.param == "sqlite":
-        yield make_app(tmp_path)
-        return
-    app = make_app(tmp_path, database_url=request.getfixturevalue("pg_url"))
-    yield app
-    app.extensions["engine"].dispose()
-
-
-def test_prepared_reads_what_the_orm_reads(any_app):
-    engine = any_app.extensions["engine"]
-    with Session(engine, expire_on_commit=False) as s:
-        build_line(s, boards=2, tokens=False)
-    read = db.Prepared(select(Event.id, Event.at, Event.payload, Event.user_id, Event.station_id)
-                       .where(Event.kind == "station.created").order_by(Event.id))
-    flags = db.Prepared(select(User.name, User.locked, User.created_at)
-                        .where(User.role == "operator"))
+def write_event(engine, subject: str, hold: float = 0.0, began=None) -> None:
+    """Commit one event in an ORM session, as every rule does; hold the transaction a while."""
     with Session(engine) as s:
-        rows = read.run(db.connection(s))
-        orm = s.exec(select(Event).where(Event.kind == "station.created")
-                     .order_by(Event.id)).all()
-        assert rows and [(r.id, r.at, r.payload, r.user_id, r.station_id) for r in rows] \
-            == [(e.id, e.at, e.payload, e.user_id, e.station_id) for e in orm]
-        assert all(r.at.utcoffset().total_seconds() == 0 for r in rows)  # aware, in UTC
-        (user,) = flags.run(db.connection(s))
-        assert user.locked is False and user.created_at.tzinfo is not None
-
-
-def test_prepared_writes_what_the_orm_reads_back_and_rolls_back_with_the_session(any_app):
-    engine = any_app.extensions["engine"]
-    rows = [events.values("test.prepared", f"thing:{i}", {"n": i, "名": "板"}, None, None)
-            for i in range(3)]
-    with Session(engine) as s:
-        conn = db.connection(s)
-        events.INSERT.run(conn, rows[0])  # one row
-        events.INSERT.run(conn, rows[1:])  # many
-        s.rollback()
-        assert s.exec(select(func.count()).select_from(Event)
-                      .where(Event.kind == "test.prepared")).one() == 0
-        events.insert_rows(s, db.connection(s), rows)
+        events.record(s, "test.tx", subject)
+        s.flush()  # BEGIN IMMEDIATE: the write turn is taken here
+        if began is not None:
+            began.set()
+        threading.Event().wait(hold)
         s.commit()
-    with Session(engine) as s:
-        back = s.exec(select(Event).where(Event.kind == "test.prepared").order_by(Event.id)).all()
-        assert [(e.uid, e.subject, e.payload, e.at, e.actor) for e in back] \
-            == [(r["uid"], r["subject"], r["payload"], r["at"], "system") for r in rows]
-
-
-def test_prepared_sees_what_the_session_has_not_flushed_yet(any_app):
-    engine = any_app.extensions["engine"]
-    count = db.Prepared(select(func.count()).select_from(Station)
-                        .where(Station.line == bindparam("line")))
-    with Session(engine) as s:
-        s.add(Station(id="P-NEW", type="AOI", line="P"))
-        assert count.run(db.connection(s), {"line": "P"})[0][0] == 1
-        s.rollback()
-
-
-def test_prepared_update_returns_its_rows_and_keeps_literals_of_the_statement(any_app):
-    engine = any_app.extensions["engine"]
-    with Session(engine, expire_on_commit=False) as s:
-        build_line(s, boards=1, tokens=False)
-    table = User.__table__
-    bump = db.Prepared(update(table).where(table.c.name == bindparam("who"),
-                                           table.c.role == "operator")
-                       .values(failed_pins=table.c.failed_pins + 1)
-                       .returning(table.c.name, table.c.failed_pins))
-    with Session(engine) as s:
-        conn = db.connection(s)
-        assert bump.run(conn, {"who": "operator"}) == [("operator", 1)]
-        assert bump.run(conn, {"who": "operator"})[0].failed_pins == 2
-        assert bump.run(conn, {"who": "qa"}) == []  # the literal 'operator' is part of it
-        s.commit()
-        assert s.exec(select(User.failed_pins).where(User.name == "operator")).one() == 2
-
-
-# --- WriteTx (the API scan's transaction) -------------------------------------------------
 
 
 def step_events(engine) -> list[str]:
@@ -442,133 +372,45 @@ def step_events(engine) -> list[str]:
                            .order_by(Event.id)))
 
 
-def test_write_tx_commits_its_statements_and_wakes_the_relay(any_app):
-    engine, woken = any_app.extensions["engine"], []
-    db.AFTER_COMMIT.insert(0, lambda tx: woken.append(dict(tx.info)))  # before the relay's
-    try:
-        with db.WriteTx(engine) as tx:
-            events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "thing:1")])
-            tx.commit()
-    finally:
-        db.AFTER_COMMIT.pop(0)
-    assert step_events(engine) == ["thing:1"]
-    assert woken == [{events.ADDED: True}]  # what the MQTT relay's hook looks for
-
-
-def test_write_tx_keeps_nothing_it_did_not_commit(any_app):
-    engine = any_app.extensions["engine"]
-    with db.WriteTx(engine) as tx:
-        events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "rolled-back")])
-        tx.rollback()
-        events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "kept")])
-        tx.commit()
-        events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "never")])
-    with pytest.raises(RuntimeError), db.WriteTx(engine) as tx:
-        events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "crashed")])
+def test_a_session_keeps_nothing_it_did_not_commit(app):
+    engine = app.extensions["engine"]
+    with pytest.raises(RuntimeError), Session(engine) as s:
+        events.record(s, "test.tx", "crashed")
+        s.flush()
         raise RuntimeError("a bug in the middle of a scan")
+    write_event(engine, "kept")
     assert step_events(engine) == ["kept"]
 
 
-def test_write_tx_orm_session_works_in_the_same_transaction(any_app):
-    engine = any_app.extensions["engine"]
-    count = db.Prepared(select(func.count()).select_from(Station)
-                        .where(Station.line == bindparam("line")))
-    with db.WriteTx(engine) as tx:
-        tx.orm.add(Station(id="W-1", type="AOI", line="W"))
-        assert count.run(db.connection(tx), {"line": "W"})[0][0] == 1  # flushed first
-        tx.rollback()
-        assert count.run(db.connection(tx), {"line": "W"})[0][0] == 0
-        tx.orm.add(Station(id="W-2", type="AOI", line="W"))
-        assert tx.get(Station, "W-2").type == "AOI"
-        tx.commit()
-    with Session(engine) as s:
-        assert s.exec(select(Station.id).where(Station.line == "W")).all() == ["W-2"]
-
-
-def test_write_tx_hands_the_write_turn_on_at_commit(app):
+def test_the_write_turn_is_handed_on_at_commit(app):
     engine, order = app.extensions["engine"], []
-    first_began, first_committed = threading.Event(), threading.Event()
-
-    def first():
-        with db.WriteTx(engine) as tx:
-            events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "first")])
-            first_began.set()
-            threading.Event().wait(0.3)
-            tx.commit()
-            order.append("first committed")
-            first_committed.set()
-            threading.Event().wait(0.3)  # the connection is not back in the pool yet
-        order.append("first closed")
+    first_began = threading.Event()
 
     def second():
         first_began.wait(5)
-        with db.WriteTx(engine) as tx:
-            events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "second")])
-            order.append("second wrote")
-            tx.commit()
+        write_event(engine, "second")
+        order.append("second committed")
 
     with ThreadPoolExecutor(2) as pool:
-        for f in [pool.submit(first), pool.submit(second)]:
-            f.result(timeout=20)
-    assert order == ["first committed", "second wrote", "first closed"]
+        later = pool.submit(second)
+        write_event(engine, "first", hold=0.3, began=first_began)
+        order.append("first committed")
+        later.result(timeout=20)
+    assert order == ["first committed", "second committed"]
     assert step_events(engine) == ["first", "second"]
 
 
-def test_write_tx_waits_its_turn_gives_up_clearly_and_leaves_the_turn_free(app):
+def test_a_writer_sqlite_refuses_fails_clearly_and_leaves_the_turn_free(app, tmp_path):
     engine = app.extensions["engine"]
-    engine.writer_turns.timeout = 0.2
-    began, done = threading.Event(), threading.Event()
-
-    def holder():
-        with db.WriteTx(engine) as tx:
-            events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "holder")])
-            began.set()
-            done.wait(5)
-            tx.commit()
-
-    with ThreadPoolExecutor(1) as pool:
-        held = pool.submit(holder)
-        assert began.wait(5)
-        with pytest.raises(sqlite3.OperationalError, match="no write turn"), \
-                db.WriteTx(engine) as tx:
-            events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "late")])
-        done.set()
-        held.result(timeout=5)
-    with db.WriteTx(engine) as tx:  # nothing was left holding the turn
-        events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "next")])
-        tx.commit()
-    assert step_events(engine) == ["holder", "next"]
-
-
-def test_write_tx_gives_the_turn_back_when_sqlite_refuses_to_begin(app, tmp_path):
-    engine = app.extensions["engine"]
-    with db.WriteTx(engine) as tx:
-        tx.begin()
-        tx.connection.dbapi_connection.execute("PRAGMA busy_timeout = 100")  # the writer's
+    engine.dispose()
+    raw = engine.raw_connection()  # the pool's one connection, with a short busy timeout
+    raw.driver_connection.execute("PRAGMA busy_timeout = 100")
+    raw.close()
     other = sqlite3.connect(db_file(tmp_path), isolation_level=None)  # another process's CLI
     other.execute("BEGIN IMMEDIATE")
-    with pytest.raises(sqlite3.OperationalError, match="locked"), db.WriteTx(engine) as tx:
-        tx.begin()
+    with pytest.raises(sqlalchemy.exc.OperationalError, match="locked"):
+        write_event(engine, "refused")
     other.execute("COMMIT")
     other.close()
-    with db.WriteTx(engine) as tx:
-        events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "after")])
-        tx.commit()
-    assert step_events(engine) == ["after"]
-
-
-def test_a_disposed_engine_leaves_no_writer_on_a_file_replaced_after(app, tmp_path):
-    engine, path = app.extensions["engine"], tmp_path / "station.db"
-    engine.dispose()
-    shutil.copy(path, tmp_path / "template.db")
-    with db.WriteTx(engine) as tx:
-        events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "before")])
-        tx.commit()
-    engine.dispose()  # as a test resetting its file does: every connection closed
-    for leftover in ("station.db-wal", "station.db-shm"):
-        (tmp_path / leftover).unlink(missing_ok=True)
-    shutil.copy(tmp_path / "template.db", path)
-    with db.WriteTx(engine) as tx:  # a new writer, on the new file
-        events.insert_rows(tx, db.connection(tx), [events.values("test.tx", "after")])
-        tx.commit()
+    write_event(engine, "after")  # nothing was left holding the turn
     assert step_events(engine) == ["after"]

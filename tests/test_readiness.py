@@ -7,6 +7,7 @@ stencils, profile runs and PCB lots of one test never count for another.
 import io
 import itertools
 import zipfile
+from collections import namedtuple
 from datetime import timedelta
 
 import pytest
@@ -574,8 +575,12 @@ def _facts(readiness_row: dict, lots=()) -> interlock.Facts:
     lot = {"lot": "L1", "opened_at": None, "baked_at": None, "floor_life_hours": None,
            "quantity": 10}
     lots = [lot | changed for changed in lots] or [lot]
-    as_row = interlock.FACTS.row  # the query's own row type: columns by name
-    return interlock.Facts(as_row(**row), [interlock.LOTS.row(**x) for x in lots])
+    return interlock.Facts(_row(interlock.FACTS, row), [_row(interlock.LOTS, x) for x in lots])
+
+
+def _row(query, values: dict):
+    """A row of the query as the database returns it: its columns by name, and only those."""
+    return namedtuple("Row", query.selected_columns.keys())(**values)
 
 
 def test_the_judgement_needs_no_database_and_names_the_first_problem_of_each_item():

@@ -9,7 +9,7 @@ from conftest import ROUTE, Line, build_line, line_from, make_app, save_template
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, func, select
 
-from station import db, events, masterdata, people
+from station import events, masterdata, people
 from station.errors import (
     AlreadyDone,
     Forbidden,
@@ -487,16 +487,12 @@ def test_floor_roles_may_scan(session, line):
 # --- two stations at the same instant -----------------------------------------------------
 
 
-OPENERS = {"session": lambda engine: Session(engine, expire_on_commit=False),
-           "write_tx": db.WriteTx}  # the screens' transaction, and the API's
-
-
-def race(engine, user, serials, station="T-PRINT", scan_id=None, opener="session"):
+def race(engine, user, serials, station="T-PRINT", scan_id=None):
     """Scan each board from two threads released together; the outcomes per board."""
     outcomes = []
 
     def one(serial, barrier):
-        with OPENERS[opener](engine) as s:
+        with Session(engine, expire_on_commit=False) as s:
             barrier.wait(timeout=10)
             try:
                 answer = scan(s, station, serial, user, scan_id=scan_id and f"{scan_id}-{serial}")
@@ -514,13 +510,12 @@ def race(engine, user, serials, station="T-PRINT", scan_id=None, opener="session
     return outcomes
 
 
-@pytest.mark.parametrize("opener", OPENERS)
-def test_two_scans_of_one_board_at_the_same_instant_have_one_winner(app, session, line, opener):
+def test_two_scans_of_one_board_at_the_same_instant_have_one_winner(app, session, line):
     engine, op = app.extensions["engine"], line.users["operator"]
     serials = line.serials[:25]
     before = counts(session)
     session.commit()
-    for serial, pair in zip(serials, race(engine, op, serials, opener=opener), strict=True):
+    for serial, pair in zip(serials, race(engine, op, serials), strict=True):
         won = [r for r in pair if isinstance(r, dict)]
         assert len(won) == 1, pair
         assert won[0]["serial"] == serial and won[0]["step"] == "PRINT"
@@ -532,13 +527,12 @@ def test_two_scans_of_one_board_at_the_same_instant_have_one_winner(app, session
         assert board_steps(session, serial) == [(0, "PRINT")]
 
 
-@pytest.mark.parametrize("opener", OPENERS)
-def test_a_scan_sent_twice_at_the_same_instant_is_stored_once(app, session, line, opener):
+def test_a_scan_sent_twice_at_the_same_instant_is_stored_once(app, session, line):
     engine, op = app.extensions["engine"], line.users["operator"]
     serials = line.serials[:10]
     before = counts(session)
     session.commit()
-    for pair in race(engine, op, serials, scan_id="dup", opener=opener):
+    for pair in race(engine, op, serials, scan_id="dup"):
         assert all(isinstance(r, dict) for r in pair), pair
         assert pair[0] == pair[1]
     after = counts(session)

@@ -4,13 +4,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert
-from sqlalchemy.engine import Connection
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, or_, select
 
 from station import events, people
-from station.db import Prepared, WriteTx, connection, orm
 from station.errors import (
     AlreadyDone,
     InvalidCode,
@@ -52,10 +50,10 @@ class ScanRules:
     box_capacity: int = 10
 
 
-def scan(session: Session | WriteTx, station_id: str, raw, user: User, scan_id=None,
+def scan(session: Session, station_id: str, raw, user: User, scan_id=None,
          rules: ScanRules | None = None) -> dict:
     """Pass the scanned board (or every board of a scanned panel) through the station's step;
-    committed in `session`, an ORM session or (the API's) a WriteTx."""
+    committed in `session`."""
     people.require(user, "floor")
     rules = rules or ScanRules()
     if scan_id is not None and (not isinstance(scan_id, str) or not SCAN_ID.match(scan_id)):
@@ -64,10 +62,9 @@ def scan(session: Session | WriteTx, station_id: str, raw, user: User, scan_id=N
         code = normalise(raw, rules.max_length, rules.allowed)
     except BadCode as e:
         raise InvalidCode(reason=str(e)) from None
-    conn = connection(session)  # the statements of every scan run without the ORM
-    if scan_id and (answer := _receipt(conn, scan_id)):
+    if scan_id and (answer := _receipt(session, scan_id)):
         return answer
-    boards = _boards_for(session, conn, code, station_id)
+    boards = _boards_for(session, code, station_id)
     step = boards[0].station_type
     if step is None:
         raise UnknownStation(station=station_id)
@@ -80,13 +77,13 @@ def scan(session: Session | WriteTx, station_id: str, raw, user: User, scan_id=N
                        item_codes=[i["item"] for i in red], codes=[i["code"] for i in red])
     index = _common_step(boards, done, route, step)
     try:
-        answer = _pass_step(session, conn, boards, order, station_id, step, index, user, code,
+        answer = _pass_step(session, boards, order, station_id, step, index, user, code,
                             scan_id, rules)
         session.commit()
-    except (IntegrityError, conn.dialect.dbapi.IntegrityError):
+    except IntegrityError:
         # Another station (or a replay of this scan) won the same step at the same instant.
         session.rollback()
-        if scan_id and (answer := _receipt(connection(session), scan_id)):
+        if scan_id and (answer := _receipt(session, scan_id)):
             return answer
         raise AlreadyDone(serial=code, step=step, next_step=_next(route, index + 1)) from None
     return answer
@@ -110,22 +107,17 @@ def _boards_query():
             .order_by(b.c.panel_position, b.c.id).with_for_update(of=b))
 
 
-BOARDS = Prepared(_boards_query())
-RECEIPT = Prepared(select(ScanReceipt.answer).where(ScanReceipt.scan_id == bindparam("scan_id")))
-STEP = Prepared(insert(BoardStep.__table__))
-SAVE_RECEIPT = Prepared(insert(ScanReceipt.__table__))
+BOARDS = _boards_query()  # SQLAlchemy caches its compiled SQL
 
 
-def _receipt(conn: Connection | WriteTx, scan_id: str) -> dict | None:
+def _receipt(session: Session, scan_id: str) -> dict | None:
     """The answer already given to this scan_id, if any."""
-    rows = RECEIPT.run(conn, {"scan_id": scan_id})
-    return rows[0].answer if rows else None
+    return session.scalar(select(ScanReceipt.answer).where(ScanReceipt.scan_id == scan_id))
 
 
-def _boards_for(session: Session | WriteTx, conn: Connection | WriteTx, code: str,
-                station_id: str) -> list:
+def _boards_for(session: Session, code: str, station_id: str) -> list:
     """The board with this serial, or every board of the panel with this id, locked."""
-    rows = BOARDS.run(conn, {"code": code, "station": station_id})
+    rows = session.execute(BOARDS, {"code": code, "station": station_id}).all()
     if rows:
         return [row for row in rows if row.serial == code] or rows  # a serial before a panel
     if session.get(Station, station_id) is None:
@@ -133,14 +125,14 @@ def _boards_for(session: Session | WriteTx, conn: Connection | WriteTx, code: st
     raise UnknownBoard(serial=code)
 
 
-def _check_board(session: Session | WriteTx, board, route: list[str]) -> int:
+def _check_board(session: Session, board, route: list[str]) -> int:
     """Refuse a board that is held, scrapped, failed, or repaired and not yet retested;
     return how many steps it has passed."""
     if board.hold is not None:
         raise OnHold(serial=board.serial, reason=board.hold)
     done = 0 if board.top is None else board.top + 1
     if board.tested:
-        fct.check_can_move(orm(session), session.get(Board, board.id),
+        fct.check_can_move(session, session.get(Board, board.id),
                            done > route.index("FCT"))
     return done
 
@@ -175,23 +167,23 @@ def _common_step(boards: list, done: list[int], route: list[str], step: str) -> 
     return indexes.pop()
 
 
-def _pass_step(session: Session | WriteTx, conn: Connection | WriteTx, boards: list, order,
-               station_id: str, step: str, index: int, user: User, code: str, scan_id,
-               rules: ScanRules) -> dict:
+def _pass_step(session: Session, boards: list, order, station_id: str, step: str, index: int,
+               user: User, code: str, scan_id, rules: ScanRules) -> dict:
     """Record the step for each board with its event, and the answer for replays."""
     now = utcnow()
-    STEP.run(conn, [{"board_id": b.id, "step_index": index, "step": step, "at": now,
-                     "station_id": station_id, "user_id": user.id} for b in boards])
-    events.insert_rows(session, conn, [events.values(
-        "board.step_passed", f"board:{b.serial}",
-        {"order": order.number, "step": step, "step_index": index, "panel": b.panel_id,
-         "position": b.panel_position, "scan_id": scan_id}, user, station_id) for b in boards])
+    for b in boards:
+        session.add(BoardStep(board_id=b.id, step_index=index, step=step, at=now,
+                              station_id=station_id, user_id=user.id))
+        events.record(session, "board.step_passed", f"board:{b.serial}",
+                      {"order": order.number, "step": step, "step_index": index,
+                       "panel": b.panel_id, "position": b.panel_position, "scan_id": scan_id},
+                      user, station_id)
     warnings = []
     if step == "PRINT":  # a panel is printed once
-        warning = stencils.count_print(conn, order.stencil_id,
+        warning = stencils.count_print(session, order.stencil_id,
                                        rules.ready_rules.life_warning_pct)
         warnings += [warning] if warning else []
-    box = gate.pack(orm(session), order.id, [b.id for b in boards], rules.box_capacity) \
+    box = gate.pack(session, order.id, [b.id for b in boards], rules.box_capacity) \
         if step == "PACK" else None
     answer = {"accepted": True, "warnings": warnings,
               "serial": boards[0].serial if len(boards) == 1 else code,
@@ -202,8 +194,7 @@ def _pass_step(session: Session | WriteTx, conn: Connection | WriteTx, boards: l
     if box is not None:
         answer["box"] = box.number
     if scan_id:
-        SAVE_RECEIPT.run(conn, {"scan_id": scan_id, "station_id": station_id, "answer": answer,
-                                "at": now})
+        session.add(ScanReceipt(scan_id=scan_id, station_id=station_id, answer=answer, at=now))
     return answer
 
 

@@ -62,7 +62,7 @@ from sqlalchemy import or_, text
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, func, select
 
-from station import db, events
+from station import events
 from station.db import reader
 from station.line import state as line_state
 from station.line.state import slug
@@ -307,12 +307,12 @@ def _after_flush(session, _context):
 
 
 def _after_commit(session):
-    """After an ORM session's or a WriteTx's commit: wake the relays and feeds of its database."""
+    """After a session's commit: wake the relays and feeds of its database."""
     if not session.info.pop(events.ADDED, False) or not _listeners:  # len() is cheap, list() not
         return
     with _listeners_lock:
         listeners = list(_listeners)
-    bind = session.engine if isinstance(session, db.WriteTx) else session.get_bind()
+    bind = session.get_bind()
     url = _url_text(bind.url) if bind is not None else ""
     for listener in listeners:
         if listener.engine_url == url:
@@ -336,7 +336,6 @@ def install_commit_hook() -> None:
         sa_event.listen(OrmSession, "after_commit", _after_commit)
         sa_event.listen(OrmSession, "after_soft_rollback",
                         lambda session, _tx: _after_rollback(session))
-        db.AFTER_COMMIT.append(_after_commit)
         _hooked = True
 
 

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
-from station.db import Prepared, WriteTx, connection
 from station.models import (
     DataPackage,
     PcbAllocation,
@@ -70,11 +69,11 @@ def _facts_query():
             .where(o.c.id == bindparam("order_id")))
 
 
-FACTS = Prepared(_facts_query())  # every scan runs these two
-LOTS = Prepared(select(PcbLot.lot, PcbLot.opened_at, PcbLot.baked_at, PcbLot.floor_life_hours,
-                       func.sum(PcbAllocation.quantity).label("quantity"))
-                .join(PcbAllocation, PcbAllocation.lot == PcbLot.lot)
-                .where(PcbAllocation.order_id == bindparam("order_id")).group_by(PcbLot.lot))
+FACTS = _facts_query()  # every scan runs these two; SQLAlchemy caches their compiled SQL
+LOTS = (select(PcbLot.lot, PcbLot.opened_at, PcbLot.baked_at, PcbLot.floor_life_hours,
+               func.sum(PcbAllocation.quantity).label("quantity"))
+        .join(PcbAllocation, PcbAllocation.lot == PcbLot.lot)
+        .where(PcbAllocation.order_id == bindparam("order_id")).group_by(PcbLot.lot))
 
 
 @dataclass
@@ -86,11 +85,11 @@ class Facts:
     package_errors: list[str] = field(default_factory=list)
 
 
-def facts(session: Session | WriteTx, order_id: int) -> Facts:
+def facts(session: Session, order_id: int) -> Facts:
     """The order's readiness facts, read in the session's transaction."""
-    conn = connection(session)
-    row = FACTS.run(conn, {"order_id": order_id})[0]
-    found = Facts(row, LOTS.run(conn, {"order_id": order_id}))
+    params = {"order_id": order_id}
+    row = session.execute(FACTS, params).one()
+    found = Facts(row, list(session.execute(LOTS, params)))
     if row.package_id is not None and not row.package_ready:
         # The report (every designator of the board) is read only when it is not ready.
         report = session.get(DataPackage, row.package_id).report

@@ -1,19 +1,12 @@
 """Stencils: registered per product side, measured, cleaned, inspected, mounted, counted."""
 
-from sqlalchemy import bindparam, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import update
 from sqlmodel import Session
 
 from station import events, people
-from station.db import Prepared
 from station.errors import Conflict, InvalidInput, NotFound, StationError
 from station.masterdata import find_order, find_product, valid_code
 from station.models import Product, Stencil, StencilCheck, User, WorkOrder, utcnow
-
-_TABLE = Stencil.__table__
-COUNT_PRINT = Prepared(update(_TABLE).where(_TABLE.c.id == bindparam("stencil"))
-                       .values(prints=_TABLE.c.prints + 1)
-                       .returning(_TABLE.c.prints, _TABLE.c.life_prints))
 
 SIDES = ("top", "bottom")
 
@@ -143,12 +136,15 @@ def mount(session: Session, by: User, number, stencil_id) -> WorkOrder:
     return order
 
 
-def count_print(conn: Connection, stencil_id: str | None, warning_pct: float = 90.0) -> str | None:
+def count_print(session: Session, stencil_id: str | None, warning_pct: float = 90.0) -> str | None:
     """Count one print with the order's stencil (a panel prints once), in the scan's
     transaction; return a warning once `warning_pct` % of its life is used."""
     if stencil_id is None:
         return None
-    prints, life = COUNT_PRINT.run(conn, {"stencil": stencil_id})[0]
+    # One UPDATE in the database: two stations printing at once both count.
+    prints, life = session.execute(
+        update(Stencil).where(Stencil.id == stencil_id).values(prints=Stencil.prints + 1)
+        .returning(Stencil.prints, Stencil.life_prints)).one()
     if prints < life * warning_pct / 100:
         return None
     return f"Stencil {stencil_id} has printed {prints} of {life}: order its replacement."

@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, g, jsonify, render_template, request, 
 from flask_babel import gettext
 
 from station import people
-from station.db import WriteTx, get_session
+from station.db import get_session
 from station.devices import scanner
 from station.errors import InvalidInput, UnknownStation
 from station.line import scanning
@@ -74,14 +74,13 @@ def note_sign_ins(response):
 @api.post("/scans")
 def create_scan():
     """Scan a board (or panel) at a station: 201 with its next step, or the floor's refusal."""
-    with WriteTx(current_app.extensions["engine"]) as tx:  # the hot path: no ORM session
-        user = api_user(tx)
-        data = json_body()
-        if not isinstance(data.get("station"), str):
-            # A list would be taken for a primary-key tuple and an object would crash the lookup.
-            raise InvalidInput(detail="station must be a station id such as L1-AOI-1")
-        answer = scanning.scan(tx, data.get("station"), data.get("code"), user,
-                               data.get("scan_id"), scan_rules())
+    user = api_user()
+    data = json_body()
+    if not isinstance(data.get("station"), str):
+        # A list would be taken for a primary-key tuple and an object would crash the lookup.
+        raise InvalidInput(detail="station must be a station id such as L1-AOI-1")
+    answer = scanning.scan(get_session(), data["station"], data.get("code"), user,
+                           data.get("scan_id"), scan_rules())
     return jsonify(answer), 201
 
 

@@ -8,7 +8,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_locale, gettext
 
 from station import people
-from station.db import WriteTx, get_session
+from station.db import get_session
 from station.errors import InvalidInput, StationError, Unauthenticated
 from station.line.codes import BIDI
 from station.models import User
@@ -57,14 +57,13 @@ def web_user() -> User | None:
     return user
 
 
-def api_user(db: WriteTx | None = None) -> User:
-    """The user of the request's bearer token (read in `db` or the request's session), or
-    UNAUTHENTICATED."""
+def api_user() -> User:
+    """The user of the request's bearer token, or UNAUTHENTICATED."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     user = None
     if scheme.lower() == "bearer":
-        user = people.user_for_token(db or get_session(), token.strip())
+        user = people.user_for_token(get_session(), token.strip())
     if user is None:
         raise Unauthenticated()
     g.user = user
