@@ -7,9 +7,9 @@ import logging
 from waitress import serve
 
 from station import create_app
-from station.devices.profiler_reader import start_profilers
-from station.devices.scanner import start_scanners
+from station.line.desk import start_scanners
 from station.mqtt import start_relay
+from station.readiness.profilers import start_profilers
 
 
 def main() -> None:

@@ -65,7 +65,7 @@ def serve(folder: Path, boards: int) -> None:
     from waitress.server import create_server
 
     from station import create_app, demo, masterdata, people
-    from station.devices.scanner import start_scanners
+    from station.line.desk import start_scanners
 
     logging.basicConfig(level=logging.WARNING)
     people.HASH_METHOD = "pbkdf2:sha256:1000"  # signing in is not what is measured

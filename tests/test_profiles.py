@@ -10,8 +10,9 @@ from sqlmodel import Session, func, select
 
 from station.devices.profiler import parse
 from station.devices.profiler_reader import ProfilerCapture, ProfilerDevice
+from station.errors import InvalidInput
 from station.models import Event, ProfileRun
-from station.readiness import profiles
+from station.readiness import profilers, profiles
 from station.readiness.reflow import analyse
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "reflow"
@@ -208,3 +209,15 @@ def test_real_recording_streamed_over_a_pty_with_an_unplug_in_the_middle(app, tm
     assert run.source == "oven1" and run.oven == "OVEN-1" and run.format == "pfrapp"
     assert run.result["channels"] == expected["channels"]
     assert run.verdict == expected["verdict"]
+
+
+def test_a_profiler_run_is_stored_with_its_paste_and_refused_without_one(app):
+    engine, windows = app.extensions["engine"], app.extensions["pastes"]
+    store = profilers.run_store(engine, windows, "oven2", slope_window_s=None)
+    csv = trapezoid_csv()
+    run = store(csv, {"paste": "Sn63Pb37", "oven": "OVEN-2"})
+    assert (run.paste, run.source, run.oven) == ("Sn63Pb37", "oven2", "OVEN-2")
+    with pytest.raises(InvalidInput, match="no paste is set"):
+        store(csv, {"paste": None})
+    with Session(engine) as s:
+        assert s.exec(select(func.count()).select_from(ProfileRun)).one() == 1  # nothing guessed

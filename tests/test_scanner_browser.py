@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from serial_pty import FakeDevice, wait_for
 from sqlmodel import Session
 
-from station.devices.scanner import start_scanners, stop_scanners
+from station.line.desk import start_scanners, stop_scanners
 
 pytestmark = pytest.mark.browser
 

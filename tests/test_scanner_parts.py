@@ -4,7 +4,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from station.devices.scanner import DoubleReads, Operators, ScanFeed, ScanSplitter
+from station.devices.scanner import DoubleReads, ScanSplitter
+from station.line.feed import ScanFeed
+from station.line.operators import Operators
 
 
 class Clock:

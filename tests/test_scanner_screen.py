@@ -6,7 +6,7 @@ import pytest
 from conftest import build_line, make_app
 from sqlmodel import Session, func, select
 
-from station.devices.scanner import desk_of
+from station.line.desk import desk_of
 from station.models import BoardStep
 
 STATION = "T-PRINT"

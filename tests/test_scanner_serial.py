@@ -12,7 +12,7 @@ from serial_pty import FakeDevice, wait_for
 from sqlmodel import Session, func, select
 
 from station import masterdata
-from station.devices.scanner import desk_of, start_scanners, stop_scanners
+from station.line.desk import desk_of, start_scanners, stop_scanners
 from station.models import BoardStep, Event
 
 STATION = "T-PRINT"

@@ -5,8 +5,6 @@ import threading
 import time
 from collections.abc import Callable
 
-from sqlmodel import Session
-
 from station.devices.profiler import serial_line_ends_run, serial_line_starts_run
 from station.devices.serial_lines import Overlong, PortReader
 
@@ -90,31 +88,3 @@ class ProfilerDevice:
         except Exception as err:  # a bad recording is reported, never a dead reader
             log.exception("profiler %s: run not stored", self.name)
             self.last_error = str(err)
-
-
-
-def start_profilers(app) -> dict[str, ProfilerDevice]:
-    """Start a reader for each profiler in config/station.toml; each run is stored as it ends."""
-    devices = {}
-    for spec in app.config["SETTINGS"].get("profilers", []):
-        if not spec.get("url"):
-            continue
-        name = spec["name"]
-
-        def store(text: str, meta: dict, name=name):
-            from station.readiness import profiles
-
-            with Session(app.extensions["engine"], expire_on_commit=False) as session:
-                return profiles.record_run(
-                    session, None, text, meta.get("paste") or "SAC305", app.extensions["pastes"],
-                    profile_board=meta.get("profile_board") or None,
-                    oven=meta.get("oven") or None, recipe=meta.get("recipe") or None,
-                    source=name, slope_window_s=app.config["SETTINGS"].get("reflow", {})
-                    .get("slope_window_s"))
-
-        defaults = {k: spec.get(k) for k in ("paste", "profile_board", "oven", "recipe")}
-        devices[name] = ProfilerDevice(name, spec["url"], store, baudrate=spec.get("baud", 115200),
-                                       quiet_s=spec.get("quiet_s", 10.0),
-                                       defaults=defaults).start()
-    app.extensions["profilers"] = devices
-    return devices

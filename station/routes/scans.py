@@ -1,7 +1,7 @@
 """The operator's station screen and the scan API: one scan rule behind both.
 
 The screen takes wedge scans typed into its box, and polls its station's feed for what the
-station's serial scanners read (station.devices.scanner), so both show the same way.
+station's serial scanners read (station.line.desk), so both show the same way.
 """
 
 import re
@@ -12,10 +12,10 @@ from flask_babel import gettext
 
 from station import people
 from station.db import get_session
-from station.devices import scanner
 from station.errors import InvalidInput, UnknownStation
 from station.line import scanning
 from station.line.codes import LabelRules
+from station.line.desk import ScanDesk, desk_of, init_desk, take_scan
 from station.line.shifts import shift_start
 from station.models import Station, User, utcnow
 from station.routes.web import (
@@ -51,11 +51,11 @@ def label_rules() -> LabelRules:
 
 @bp.record_once
 def _set_up(state) -> None:
-    scanner.init_desk(state.app, lambda: (scan_rules(), label_rules()))
+    init_desk(state.app, lambda: (scan_rules(), label_rules()))
 
 
-def _desk() -> scanner.ScanDesk:
-    return scanner.desk_of(current_app)
+def _desk() -> ScanDesk:
+    return desk_of(current_app)
 
 
 @bp.after_app_request
@@ -130,7 +130,7 @@ def scan_at_station(station_id):
     """A wedge scan typed into the screen: the result fragment, plus counts swapped out of band."""
     station, desk = _station(station_id), _desk()
     desk.operators.opened(station.id, g.user, session.get("pin_at"))
-    taken = scanner.take_scan(get_session(), station.id, request.form.get("code", ""), g.user,
+    taken = take_scan(get_session(), station.id, request.form.get("code", ""), g.user,
                               rules=scan_rules(), labels=label_rules(), operators=desk.operators,
                               scan_id=request.form.get("scan_id") or None, via="screen")
     if taken.signed_in is not None:

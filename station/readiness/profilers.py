@@ -1,0 +1,38 @@
+"""The oven's profilers: one device per [[profilers]] entry, each finished run stored and judged."""
+
+from sqlmodel import Session
+
+from station.devices.profiler_reader import ProfilerDevice
+from station.errors import InvalidInput
+from station.readiness import profiles
+
+
+def run_store(engine, windows: dict, source: str, slope_window_s: float | None):
+    """What a device calls with a finished recording and its metadata: the stored run."""
+    def store(text: str, meta: dict):
+        if not meta.get("paste"):  # never guess the paste: the window judges the run
+            raise InvalidInput(detail="no paste is set for this profiler's next run: choose it "
+                                      "on the profiler screen")
+        with Session(engine, expire_on_commit=False) as session:
+            return profiles.record_run(
+                session, None, text, meta["paste"], windows,
+                profile_board=meta.get("profile_board") or None, oven=meta.get("oven") or None,
+                recipe=meta.get("recipe") or None, source=source, slope_window_s=slope_window_s)
+    return store
+
+
+def start_profilers(app) -> dict[str, ProfilerDevice]:
+    """Start a reader for each profiler in config/station.toml; each run is stored as it ends."""
+    devices = {}
+    slope = app.config["SETTINGS"].get("reflow", {}).get("slope_window_s")
+    for spec in app.config["SETTINGS"].get("profilers", []):
+        if not spec.get("url"):
+            continue
+        name = spec["name"]
+        store = run_store(app.extensions["engine"], app.extensions["pastes"], name, slope)
+        defaults = {k: spec.get(k) for k in ("paste", "profile_board", "oven", "recipe")}
+        devices[name] = ProfilerDevice(name, spec["url"], store, baudrate=spec.get("baud", 115200),
+                                       quiet_s=spec.get("quiet_s", 10.0),
+                                       defaults=defaults).start()
+    app.extensions["profilers"] = devices
+    return devices
