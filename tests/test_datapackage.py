@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from station.readiness import datapackage
 from station.readiness.datapackage import check_package, check_panel
+from station.readiness.datapackage.parts import _expand
 
 # ---------------------------------------------------------------------------------------------
 # Generated fixtures
@@ -453,12 +453,12 @@ def test_jlc_bom_expands_lists_and_ranges():
     ("R5-R2", ["R5-R2"]),
 ])
 def test_designator_cells(cell, expected):
-    assert datapackage._expand(cell, []) == expected
+    assert _expand(cell, []) == expected
 
 
 def test_huge_range_is_not_expanded():
     big = []
-    assert datapackage._expand("R1-R999999", big) == ["R1-R999999"]
+    assert _expand("R1-R999999", big) == ["R1-R999999"]
     assert big == ["R1-R999999"]
 
 
@@ -828,7 +828,7 @@ def test_xlsx_with_a_dtd_is_refused():
 
 
 def test_zip_bomb_is_capped(monkeypatch):
-    monkeypatch.setattr(datapackage, "MAX_MEMBER_BYTES", 50_000)
+    monkeypatch.setattr("station.readiness.datapackage.layers.MAX_MEMBER_BYTES", 50_000)
     files = dict(KICAD)
     files["board-F_Cu.gbr"] = gerber() + b"G04 padding*\n" * 100_000  # 1.3 MB, compresses well
     r = report(make_zip(files))
@@ -837,13 +837,13 @@ def test_zip_bomb_is_capped(monkeypatch):
 
 
 def test_total_unpacked_bytes_are_capped(monkeypatch):
-    monkeypatch.setattr(datapackage, "MAX_TOTAL_BYTES", 1_000)
+    monkeypatch.setattr("station.readiness.datapackage.layers.MAX_TOTAL_BYTES", 1_000)
     r = report(make_zip(KICAD))
     assert "ZIP_TOO_LARGE" in codes(r, "warning")
 
 
 def test_number_of_zip_members_is_capped(monkeypatch):
-    monkeypatch.setattr(datapackage, "MAX_ZIP_MEMBERS", 3)
+    monkeypatch.setattr("station.readiness.datapackage.layers.MAX_ZIP_MEMBERS", 3)
     r = report(make_zip(KICAD))
     assert "ZIP_TOO_MANY_FILES" in codes(r, "warning")
     assert len(r["files"]) == 3
@@ -853,14 +853,14 @@ def test_an_unforeseen_failure_still_gives_a_report(monkeypatch):
     def boom(*args):
         raise RuntimeError("reader bug")
 
-    monkeypatch.setattr(datapackage, "_read_table", boom)
+    monkeypatch.setattr("station.readiness.datapackage.report.read_table", boom)
     r = report()
     assert codes(r) == ["CHECK_FAILED"] and "reader bug" in r["problems"][0]["message"]
     assert r["complete"] is False and set(r["parts"]) == {"smt_top", "smt_bottom", "dip"}
 
 
 def test_oversized_zip_upload(monkeypatch):
-    monkeypatch.setattr(datapackage, "MAX_ZIP_BYTES", 100)
+    monkeypatch.setattr("station.readiness.datapackage.layers.MAX_ZIP_BYTES", 100)
     assert "FILE_TOO_LARGE" in codes(report(make_zip(KICAD)), "error")
 
 

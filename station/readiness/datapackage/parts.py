@@ -1,0 +1,429 @@
+"""Parts of the BOM and centroid: designators read and matched, SMT top / bottom / DIP split.
+
+Also the checks of each file alone and the BOM/centroid footprint comparison. Do-not-place,
+through-hole and not-a-part are told by hand-written rules over the columns, footprint and text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from station.readiness.datapackage.problems import in_order, listed, problem
+from station.readiness.datapackage.tables import Table, cell_text, first_cell, norm_header
+
+MAX_RANGE = 1000  # the widest designator range expanded ("R1-R1000")
+
+
+@dataclass
+class _Part:
+    """One designator as a BOM line or a centroid row describes it."""
+
+    name: str
+    line: int = 0
+    value: str = ""
+    footprint: str = ""
+    description: str = ""
+    mount: str | None = None  # "smt" or "tht" when a column says so
+    dnp: bool = False
+    side: str | None = None  # "top", "bottom" or "?" (centroid only)
+    position_ok: bool = True
+
+    def text(self) -> str:
+        """Everything a heuristic may read about the part."""
+        return " ".join((self.value, self.footprint, self.description))
+
+
+@dataclass
+class _Bom:
+    """The BOM's parts by designator, its lines, and what the line-level checks found."""
+
+    parts: dict[str, _Part] = field(default_factory=dict)  # upper-case designator -> part
+    lines: list[list[str]] = field(default_factory=list)  # designators of each BOM line
+    duplicates: list[str] = field(default_factory=list)
+    quantity_mismatch: list[str] = field(default_factory=list)
+    undecided: list[str] = field(default_factory=list)
+    big_ranges: list[str] = field(default_factory=list)
+
+
+_SPLIT_DESIGNATORS = re.compile(r"[,;\s]+")
+_RANGE = re.compile(r"^([A-Za-z_]+)(\d+)-([A-Za-z_]*)(\d+)$")
+_FALSY = {"", "0", "no", "n", "false", "-", "none", "否"}
+_DNP_VALUES = {"dnp", "dnf", "dni", "dns", "nc", "n/c", "nf", "nopop", "no pop", "do not place",
+               "do not populate", "do not fit", "do not mount", "not fitted", "not populated",
+               "not placed", "not mounted", "unpopulated", "不贴", "不焊", "空贴", "不上件"}
+_DNP_WORD = re.compile(r"(?<![a-z])(dnp|dnf|dni|do[ _-]?not[ _-]?(place|populate|fit|mount)"
+                       r"|not[ _-]?fitted)(?![a-z])", re.I)
+_UNDECIDED = {"tbd", "tbc", "?", "??", "???", "todo", "xxx", "待定"}
+
+
+def _expand(cell: str, big: list[str]) -> list[str]:
+    """Designators of a BOM cell: 'R1, R2 R3;R4' and simple ranges 'R1-R3' / 'R1-3'."""
+    cell = re.sub(r"\s*[-\u2013\u2014~]\s*", "-", cell.strip())
+    out = []
+    for token in _SPLIT_DESIGNATORS.split(cell):
+        token = token.strip("\"'")
+        if not token or not re.search(r"[A-Za-z0-9]", token):
+            continue
+        m = _RANGE.match(token)
+        if m and (m.group(3).upper() == m.group(1).upper() or not m.group(3)):
+            low, high = int(m.group(2)), int(m.group(4))
+            same_prefix = bool(m.group(3))
+            if low < high or (same_prefix and low == high):
+                if high - low >= MAX_RANGE:
+                    big.append(token)
+                    out.append(token)
+                    continue
+                width = len(m.group(2)) if m.group(2).startswith("0") else 0
+                out.extend(f"{m.group(1)}{n:0{width}d}" for n in range(low, high + 1))
+                continue
+        out.append(token)
+    return out
+
+
+def _mount_value(text: str) -> tuple[str | None, bool]:
+    """Mount type ('smt'/'tht'/None) and a do-not-place flag from a mount/type/attribute cell."""
+    value = text.strip().lower()
+    if value == "1":
+        return "smt", False  # MacroFab XYRS Type: 1 = SMD, 2 = PTH
+    if value == "2":
+        return "tht", False
+    words = set(re.split(r"[^a-z0-9\u4e00-\u9fff]+", value))
+    dnp = bool(words & {"dnp", "dnf", "excludefrompos", "exclude"})
+    if words & {"tht", "th", "pth", "through", "thru", "dip", "插件"}:
+        return "tht", dnp
+    if words & {"smd", "smt", "surface", "贴片"}:
+        return "smt", dnp
+    return None, dnp
+
+
+def _row_dnp(row: list[str], roles: dict[str, list[int]], value: str) -> bool:
+    """Whether a BOM or centroid row says do not place (DNP column, Populate 0, value DNP)."""
+    for index in roles.get("dnp", []):
+        if cell_text(row, index).lower() not in _FALSY:
+            return True
+    for index in roles.get("populate", []):
+        cell = cell_text(row, index).lower()
+        if cell in ("0", "no", "n", "false", "dnp", "dnf", "否"):
+            return True
+    low = value.strip().lower()
+    return low in _DNP_VALUES or bool(_DNP_WORD.search(low))
+
+
+def _row_mount(row: list[str], roles: dict[str, list[int]]) -> tuple[str | None, bool]:
+    """Explicit mount type and DNP flag from the row's mount/type/attribute columns."""
+    for index in roles.get("mount", []):
+        mount, dnp = _mount_value(cell_text(row, index))
+        if mount or dnp:
+            return mount, dnp
+    return None, False
+
+
+def read_bom(table: Table) -> _Bom:
+    """The BOM's parts, one per designator, with the line-level checks."""
+    bom = _Bom()
+    roles = table.roles
+    for number, row in enumerate(table.rows, start=1):
+        cell = first_cell(row, roles, "designator")
+        if not cell:
+            continue
+        names = _expand(cell, bom.big_ranges)
+        if not names:
+            continue
+        value = first_cell(row, roles, "value")
+        mount, mount_dnp = _row_mount(row, roles)
+        dnp = mount_dnp or _row_dnp(row, roles, value)
+        quantity = first_cell(row, roles, "quantity")
+        try:
+            qty = float(quantity.replace(",", ".")) if quantity else None
+        except ValueError:
+            qty = None
+        if qty is not None and qty != len(names) and not (dnp and qty == 0):
+            bom.quantity_mismatch.append(f"{cell} (quantity {quantity}, {len(names)} listed)")
+        if value.strip().lower() in _UNDECIDED:
+            bom.undecided.extend(names)
+        bom.lines.append(names)
+        for name in names:
+            key = name.upper()
+            if key in bom.parts:
+                bom.duplicates.append(name)
+                continue
+            bom.parts[key] = _Part(
+                name, number, value, first_cell(row, roles, "footprint"),
+                first_cell(row, roles, "description"), mount, dnp)
+    return bom
+
+
+_SIDES = {"top": "top", "t": "top", "toplayer": "top", "front": "top", "f": "top", "fcu": "top",
+          "1": "top", "topside": "top", "component": "top", "componentside": "top",
+          "顶层": "top", "正面": "top",
+          "bottom": "bottom", "bot": "bottom", "b": "bottom", "bottomlayer": "bottom",
+          "back": "bottom", "bcu": "bottom", "2": "bottom", "bottomside": "bottom",
+          "solder": "bottom", "solderside": "bottom", "底层": "bottom", "反面": "bottom"}
+_NUMBER = re.compile(r"^[-+]?(\d+([.,]\d*)?|[.,]\d+)(e[-+]?\d+)?\s*(mm|mils?|in|inch)?$", re.I)
+
+
+def read_centroid(table: Table, name: str) -> tuple[dict[str, _Part], list[str], str | None]:
+    """The centroid's parts by designator, duplicates, and the side taken from the file name."""
+    parts: dict[str, _Part] = {}
+    duplicates = []
+    roles = table.roles
+    low = name.lower()
+    file_side = None
+    if "side" not in roles:
+        if low.endswith(".mnb") or re.search(r"(?:^|[^a-z])(bottom|bot|back)(?:[^a-z]|$)", low):
+            file_side = "bottom"
+        elif low.endswith(".mnt") or re.search(r"(?:^|[^a-z])(top|front)(?:[^a-z]|$)", low):
+            file_side = "top"
+    for number, row in enumerate(table.rows, start=1):
+        designator = first_cell(row, roles, "designator").strip("\"'")
+        if not designator:
+            continue
+        value = first_cell(row, roles, "value")
+        mount, mount_dnp = _row_mount(row, roles)
+        if "side" in roles:
+            side = _SIDES.get(norm_header(first_cell(row, roles, "side")), "?")
+        else:
+            side = file_side or "top"
+        ok = all(_NUMBER.match(first_cell(row, roles, axis)) for axis in ("x", "y")
+                 if axis in roles)
+        part = _Part(designator, number, value, first_cell(row, roles, "footprint"),
+                     first_cell(row, roles, "description"), mount,
+                     mount_dnp or _row_dnp(row, roles, value), side, ok)
+        key = designator.upper()
+        if key in parts:
+            duplicates.append(designator)
+            continue
+        parts[key] = part
+    return parts, duplicates, file_side
+
+
+def bom_checks(bom: _Bom, problems: list[dict]) -> None:
+    """Problems found in the BOM alone."""
+    if bom.duplicates:
+        problems.append(problem(
+            "DUPLICATE_DESIGNATOR", "error",
+            f"The BOM lists {listed(in_order(bom.duplicates))} more than once.",
+            file="BOM", designators=in_order(bom.duplicates)))
+    if bom.quantity_mismatch:
+        problems.append(problem(
+            "QUANTITY_MISMATCH", "warning",
+            f"BOM quantity differs from the designators listed: {listed(bom.quantity_mismatch)}.",
+            file="BOM", lines=bom.quantity_mismatch))
+    if bom.undecided:
+        problems.append(problem(
+            "VALUE_UNDECIDED", "warning",
+            f"The BOM value is not decided (TBD) for {listed(in_order(bom.undecided))}.",
+            file="BOM", designators=in_order(bom.undecided)))
+    if bom.big_ranges:
+        problems.append(problem(
+            "RANGE_TOO_LARGE", "warning",
+            f"Designator ranges too wide to expand: {listed(bom.big_ranges)}.", file="BOM"))
+
+
+def centroid_checks(table: Table, parts: dict[str, _Part], duplicates: list[str],
+                    file_side: str | None, problems: list[dict]) -> None:
+    """Problems found in the centroid alone."""
+    if duplicates:
+        problems.append(problem(
+            "DUPLICATE_DESIGNATOR", "error",
+            f"The centroid lists {listed(in_order(duplicates))} more than once.",
+            file="centroid", designators=in_order(duplicates)))
+    if "side" not in table.roles and file_side is None:
+        problems.append(problem(
+            "NO_SIDE_COLUMN", "warning",
+            "The centroid has no side/layer column: every part is taken as top side.",
+            file="centroid"))
+    if "x" not in table.roles or "y" not in table.roles:
+        problems.append(problem(
+            "NO_POSITION_COLUMNS", "warning",
+            "The centroid has no X/Y position columns.", file="centroid"))
+    else:
+        bad = in_order(p.name for p in parts.values() if not p.position_ok)
+        if bad:
+            problems.append(problem(
+                "BAD_POSITION", "warning", f"No usable X/Y position for {listed(bad)}.",
+                file="centroid", designators=bad))
+
+
+# Not a part to buy or place: fiducials, mounting holes, bare test pads / test vias, the bare board.
+_FIDUCIAL = re.compile(r"^(FID|FD|FIDUCIAL)\d*$", re.I)
+_MOUNTING = re.compile(r"^MH\d*$", re.I)
+_BOARD = re.compile(r"^PCB\d*$", re.I)
+_TEXT_FIDUCIAL = re.compile(r"fiducial", re.I)
+_TEXT_MOUNTING = re.compile(r"mounting[\s_-]?hole", re.I)
+_TEXT_TESTPAD = re.compile(r"testpoint_(?:pad|thtpad|plated_hole|bridge)|test[\s_-]?via|tp_via",
+                           re.I)
+
+
+def _not_a_part(name: str, text: str) -> str | None:
+    """Why a designator is not a part to count (fiducial, mounting hole, test pad, board)."""
+    if _FIDUCIAL.match(name) or _TEXT_FIDUCIAL.search(text):
+        return "fiducial"
+    if _MOUNTING.match(name) or _TEXT_MOUNTING.search(text):
+        return "mounting hole"
+    if _TEXT_TESTPAD.search(text):
+        return "test pad"
+    if _BOARD.match(name):
+        return "bare board"
+    return None
+
+
+# Through-hole heuristic, in order: an explicit mount column (smd/smt/tht/th/1/2); then an SMD
+# word (SMD, SMT, surface mount) in the footprint; a THT word (THT, PTH, "TH", through hole,
+# DIP-n, TO-92/220, Axial, Radial, KiCad PinHeader_/PinSocket_) in the footprint; the same words
+# in value/description; a connector/header of 2.54 mm pitch; otherwise SMT.
+_SMD_WORD = re.compile(r"(?<![a-z])(smd|smt|surface[\s_-]?mount)(?![a-z])", re.I)
+_THT_WORD = re.compile(
+    r"(?<![a-z])(tht|pth|through[\s_-]?hole|thru[\s_-]?hole|p?dip[\s_-]?\d*|to[\s_-]?"
+    r"(?:92|220|247|126|3p)|axial|radial)(?![a-z])|pin_?header|pin_?socket", re.I)
+_TH_ALONE = re.compile(r"(?<![A-Za-z0-9])TH(?![A-Za-z0-9])")
+_HEADER_254 = re.compile(r"(conn|header|hdr|socket|terminal)", re.I)
+_PITCH_254 = re.compile(r"2\.54\s*mm|p2\.54|0\.1\s*(\"|in)|100\s*mil", re.I)
+
+
+def _tht_by_text(footprint: str, other: str) -> tuple[bool, bool]:
+    """(through-hole, decided) from footprint first, then value/description, then 2.54 headers."""
+    for text in (footprint, other):
+        if _SMD_WORD.search(text):
+            return False, True
+        if _THT_WORD.search(text) or _TH_ALONE.search(text):
+            return True, True
+    both = f"{footprint} {other}"
+    if _HEADER_254.search(both) and _PITCH_254.search(both):
+        return True, True
+    return False, False
+
+
+def _is_tht(*parts: _Part | None) -> tuple[bool, str]:
+    """Whether a part is through-hole, and how that was decided ('column' or 'text')."""
+    known = [p for p in parts if p is not None]
+    for p in known:
+        if p.mount:
+            return p.mount == "tht", "column"
+    footprint = " ".join(p.footprint for p in known)
+    other = " ".join(f"{p.value} {p.description}" for p in known)
+    tht, _ = _tht_by_text(footprint, other)
+    return tht, "text"
+
+
+def match_parts(bom: _Bom | None, centroid: dict[str, _Part] | None, report: dict,
+                problems: list[dict]) -> None:
+    """Match designators, split SMT top / bottom / DIP, and add the consistency problems."""
+    placement = {"smt_top": [], "smt_bottom": [], "dip": []}
+    dnp, not_parts, bom_only, centroid_only, dip_unplaced = [], {}, [], [], []
+    unknown_side, guessed_tht = [], []
+    bom_parts = bom.parts if bom else {}
+    cen_parts = centroid or {}
+    for key in in_order(list(bom_parts) + list(cen_parts)):
+        b, c = bom_parts.get(key), cen_parts.get(key)
+        name = (b or c).name
+        text = " ".join(p.text() for p in (b, c) if p)
+        why = _not_a_part(name, text)
+        if why:
+            not_parts.setdefault(why, []).append(name)
+            continue
+        if (b and b.dnp) or (c and c.dnp):
+            dnp.append(name)
+            continue
+        if c is None:  # in the BOM only: DIP when the BOM says so, else it cannot be placed
+            tht, how = _is_tht(b)
+            if tht:
+                placement["dip"].append(name)
+                guessed_tht += [name] if how == "text" else []
+                dip_unplaced += [name] if centroid is not None else []
+            elif centroid is not None:
+                bom_only.append(name)
+            continue
+        if b is None and bom is not None:
+            centroid_only.append(name)
+            continue
+        tht, how = _is_tht(c, b)
+        if tht:
+            placement["dip"].append(name)
+            if how == "text":
+                guessed_tht.append(name)
+        elif c.side == "bottom":
+            placement["smt_bottom"].append(name)
+        else:
+            placement["smt_top"].append(name)
+            if c.side == "?":
+                unknown_side.append(name)
+    report["parts"] = {k: len(v) for k, v in placement.items()}
+    report["placement"] = {k: in_order(v) for k, v in placement.items()}
+    report["designators"] = {
+        "bom": len(bom_parts), "centroid": len(cen_parts),
+        "bom_only": in_order(bom_only), "centroid_only": in_order(centroid_only),
+        "dnp": in_order(dnp), "not_parts": {k: in_order(v) for k, v in not_parts.items()},
+        "dip_not_in_centroid": in_order(dip_unplaced),
+    }
+    if bom_only or centroid_only:
+        said = []
+        if bom_only:
+            said.append(f"only in the BOM: {listed(in_order(bom_only))}")
+        if centroid_only:
+            said.append(f"only in the centroid: {listed(in_order(centroid_only))}")
+        problems.append(problem(
+            "DESIGNATOR_MISMATCH", "error",
+            f"BOM and centroid designators differ; {'; '.join(said)}.",
+            bom_only=in_order(bom_only), centroid_only=in_order(centroid_only)))
+    if dnp:
+        problems.append(problem(
+            "DNP", "info", f"Do not place (allowed to differ): {listed(in_order(dnp))}.",
+            designators=in_order(dnp)))
+    if not_parts:
+        said = "; ".join(f"{why}: {listed(in_order(names))}" for why, names in not_parts.items())
+        problems.append(problem(
+            "NOT_A_PART", "info", f"Not counted as parts ({said}).",
+            designators=in_order(n for names in not_parts.values() for n in names)))
+    if dip_unplaced:
+        problems.append(problem(
+            "DIP_NOT_IN_CENTROID", "info",
+            f"Through-hole parts in the BOM only (hand or wave soldered): "
+            f"{listed(in_order(dip_unplaced))}.", designators=in_order(dip_unplaced)))
+    if unknown_side:
+        problems.append(problem(
+            "UNKNOWN_SIDE", "warning",
+            f"The centroid's side/layer is not Top or Bottom for {listed(unknown_side)}: "
+            "counted as top.", designators=unknown_side))
+    if guessed_tht:
+        problems.append(problem(
+            "MOUNT_TYPE_GUESSED", "info",
+            f"No mount-type column for {listed(in_order(guessed_tht))}: through-hole was told "
+            "from the footprint and description; check the DIP list.",
+            designators=in_order(guessed_tht)))
+    _line_checks(bom, cen_parts, problems)
+
+
+def _line_checks(bom: _Bom | None, centroid: dict[str, _Part], problems: list[dict]) -> None:
+    """BOM lines that mix values, footprints that differ between BOM and centroid."""
+    if not bom or not centroid:
+        return
+    mixed = []
+    for names in bom.lines:
+        groups: dict[str, list[str]] = {}
+        for name in names:
+            c = centroid.get(name.upper())
+            if c:
+                label = (c.value or c.description).strip()
+                if label:
+                    groups.setdefault(label, []).append(name)
+        if len(groups) > 1:
+            mixed.append({label: in_order(members) for label, members in groups.items()})
+    for groups in mixed:
+        said = "; ".join(f"{listed(m)}: {label}" for label, m in groups.items())
+        problems.append(problem(
+            "MIXED_BOM_LINE", "warning",
+            f"One BOM line holds parts the centroid calls different things ({said}).",
+            groups=groups))
+    differ = []
+    for key, b in bom.parts.items():
+        c = centroid.get(key)
+        if c and b.footprint and c.footprint:
+            fb, fc = (f.split(":")[-1].strip().lower() for f in (b.footprint, c.footprint))
+            if fb != fc:
+                differ.append(f"{b.name} ({b.footprint} / {c.footprint})")
+    if differ:
+        problems.append(problem(
+            "FOOTPRINT_MISMATCH", "warning",
+            f"BOM and centroid footprints differ: {listed(differ)}.", designators=differ))
