@@ -10,10 +10,12 @@ import pytest
 from conftest import build_line, make_app
 from sqlmodel import Session, select
 
-from station import events, mqtt
+from station import events
 from station.line import scanning
 from station.line import state as line_state
 from station.models import Event, Station
+from station.mqtt import cfx, cursor, lock, topics, wake
+from station.mqtt.config import MqttConfig, config_from
 from station.quality import fct, holds
 from station.readiness import stencils
 
@@ -47,11 +49,11 @@ def floor(tmp_path_factory):
     app.extensions["engine"].dispose()
 
 
-def published(app, kind: str, cfg: mqtt.MqttConfig | None = None) -> list[tuple[str, dict]]:
+def published(app, kind: str, cfg: MqttConfig | None = None) -> list[tuple[str, dict]]:
     """Topic and payload of each event of a kind, as the relay would publish them."""
-    cfg = cfg or mqtt.config_from({"mqtt": {"url": "mqtt://localhost"}, "lines": [{"id": "L1"}]})
+    cfg = cfg or config_from({"mqtt": {"url": "mqtt://localhost"}, "lines": [{"id": "L1"}]})
     with Session(app.extensions["engine"]) as s:
-        messages = mqtt.Messages(s, cfg, "T")
+        messages = cfx.Messages(s, cfg, "T")
         out = []
         for ev in s.exec(select(Event).where(Event.kind == kind).order_by(Event.id)):
             topic, payload = messages.build(ev)
@@ -102,7 +104,7 @@ def test_scrap_hold_and_stencil_go_to_their_cfx_messages_under_the_line(floor):
     assert (released["PreviousStatus"], released["NewStatus"]) == ("OnHold", "InProcess")
     tool = published(app, "stencil.mounted")[-1][1]["MessageBody"]
     assert tool["NewTool"]["UniqueIdentifier"] == "ST-2"
-    assert tool["NewTool"]["$type"] == mqtt.STENCIL and tool["OldTool"]["Name"].startswith("ST-")
+    assert tool["NewTool"]["$type"] == cfx.STENCIL and tool["OldTool"]["Name"].startswith("ST-")
 
 
 def test_an_operator_state_is_station_state_changed_with_semi_e10_codes(floor):
@@ -140,20 +142,20 @@ def test_the_settings_give_url_credentials_tls_and_a_client_id_per_station(monke
                 "mqtt": {"url": "mqtts://l1-aoi-1:s%40cret@broker.local", "station": "L1-AOI-1",
                          "tls_ca": "/etc/ca.crt", "keepalive_s": 10},
                 "lines": [{"id": "L1"}], "stations": [{"id": "L1-AOI-1", "line": "L1"}]}
-    cfg = mqtt.config_from(settings)
+    cfg = config_from(settings)
     assert (cfg.host, cfg.port, cfg.tls) == ("broker.local", 8883, True)
     assert (cfg.username, cfg.password) == ("l1-aoi-1", "s@cret")
     assert cfg.client_id == "l1-aoi-1-relay" and cfg.line == "L1" and cfg.keepalive_s == 10
     assert cfg.prefix == "acme/plant-1/smt"
-    assert mqtt.node_path(cfg, cfg.line) == "l1/l1-aoi-1"
+    assert topics.node_path(cfg, cfg.line) == "l1/l1-aoi-1"
     monkeypatch.setenv("MQTT_PASSWORD", "from-env")
-    assert mqtt.config_from(settings).password == "from-env"
-    plain = mqtt.config_from({"mqtt": {"url": "mqtt://10.0.0.5"}, "lines": [{"id": "L2"}]})
+    assert config_from(settings).password == "from-env"
+    plain = config_from({"mqtt": {"url": "mqtt://10.0.0.5"}, "lines": [{"id": "L2"}]})
     assert (plain.port, plain.tls, plain.client_id, plain.username) == (1883, False,
                                                                          "l2-relay", "")
-    assert not mqtt.config_from({"mqtt": {"url": ""}}).configured
+    assert not config_from({"mqtt": {"url": ""}}).configured
     with pytest.raises(ValueError):
-        mqtt.config_from({"mqtt": {"url": "http://x"}})
+        config_from({"mqtt": {"url": "http://x"}})
 
 
 def test_mqtt_url_in_the_environment_overrides_the_file(tmp_path, monkeypatch):
@@ -165,14 +167,14 @@ def test_mqtt_url_in_the_environment_overrides_the_file(tmp_path, monkeypatch):
 
 def test_the_relay_lock_admits_one_holder_across_threads_and_processes(tmp_path):
     path = tmp_path / "relay.lock"
-    first, second = mqtt.RelayLock(path), mqtt.RelayLock(path)
+    first, second = lock.RelayLock(path), lock.RelayLock(path)
     results = []
     t = threading.Thread(target=lambda: results.append(second.acquire()))
     assert first.acquire()
     t.start()
     t.join()
     assert results == [False]
-    code = ("import sys; from station.mqtt import RelayLock; "
+    code = ("import sys; from station.mqtt.lock import RelayLock; "
             f"sys.exit(0 if RelayLock({str(path)!r}).acquire() else 3)")
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 3
@@ -192,8 +194,8 @@ def test_a_commit_that_adds_events_wakes_the_relay_and_nothing_else_does(floor):
             self.woken += 1
 
     waker = Waker()
-    mqtt.install_commit_hook()
-    mqtt._listen(waker)
+    wake.install_commit_hook()
+    wake.listen(waker)
     try:
         with Session(app.extensions["engine"]) as s:
             s.get(Station, "T-PRINT")
@@ -206,7 +208,7 @@ def test_a_commit_that_adds_events_wakes_the_relay_and_nothing_else_does(floor):
             s.commit()
             assert waker.woken == 1
     finally:
-        mqtt._unlisten(waker)
+        wake.unlisten(waker)
 
 
 def test_without_a_broker_the_outbox_counts_what_waits(floor):
@@ -215,5 +217,5 @@ def test_without_a_broker_the_outbox_counts_what_waits(floor):
     with Session(app.extensions["engine"]) as s:
         total = len(s.exec(select(Event)).all())
         mine = len(s.exec(select(Event).where(Event.station_id == "T-FCT")).all())
-        assert mqtt.waiting(s, mqtt.config_from({"mqtt": {"url": "mqtt://x"}})) == total
-        assert mqtt.waiting(s, mqtt.config_from(settings)) == mine == 3  # created, 2 tests
+        assert cursor.waiting(s, config_from({"mqtt": {"url": "mqtt://x"}})) == total
+        assert cursor.waiting(s, config_from(settings)) == mine == 3  # created, 2 tests

@@ -12,6 +12,7 @@ from test_mqtt_broker import Broker, Consumer, broker, needs_broker, wait_until 
 
 from station import events, mqtt
 from station.models import Event, RelayCursor
+from station.mqtt.lock import RelayLock
 
 pytestmark = needs_broker
 ALL = ["acme/plant1/smt/#"]
@@ -181,7 +182,7 @@ def test_exactly_one_relay_runs_per_name_and_another_takes_over(tmp_path, broker
     wait_until(lambda: waiter.active and waiter.connected, 6)
     first.extensions["mqtt"].close()
     second.extensions["mqtt"].close()
-    again = mqtt.RelayLock(lock)
+    again = RelayLock(lock)
     assert again.acquire()  # given back when the relays stopped
     again.release()
 

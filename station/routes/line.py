@@ -1,6 +1,6 @@
 """The line dashboard: a tile per station, live from MQTT; a station's state set by its operator.
 
-Live updates are a text/event-stream fed by the app's MQTT subscription (mqtt.LineFeed). Each
+Live updates are a text/event-stream fed by the app's MQTT subscription (feed.LineFeed). Each
 open stream holds one waitress thread for as long as it is open, so at most
 [mqtt] dashboard_streams (default 2) stream at once per process and each ends after
 STREAM_S (the browser reconnects at once); a dashboard beyond the limit polls every 5 s.
@@ -30,6 +30,7 @@ from station.errors import NotFound, StationError
 from station.line import state as line_state
 from station.line.state import slug
 from station.models import Line, Station, utcnow
+from station.mqtt.feed import Hub
 from station.routes.api import endpoint
 from station.routes.web import is_htmx, json_body, login_required, translate_error
 
@@ -50,7 +51,7 @@ def _setup(state) -> None:
                                        station_states=line_state.SETTABLE)
 
 
-def hub() -> mqtt.Hub:
+def hub() -> Hub:
     """The app's MQTT hub."""
     return current_app.extensions["mqtt"]
 

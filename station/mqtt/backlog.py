@@ -1,0 +1,134 @@
+"""The backlog sender: events after the cursor handed to paho in id order, acknowledged in order."""
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import MQTTErrorCode
+from sqlmodel import Session, select
+
+from station.db import reader
+from station.models import Event
+from station.mqtt.cfx import Messages
+from station.mqtt.config import MqttConfig
+from station.mqtt.connection import Connection
+
+log = logging.getLogger(__name__)
+
+
+class Backlog:
+    """The events after the cursor: sent in id order, the cursor moved as the broker acknowledges.
+
+    `position` is the last event handed to paho, `cursor` the last one whose every predecessor
+    was acknowledged: what may be stored as sent.
+    """
+
+    def __init__(self, engine, cfg: MqttConfig, conn: Connection, committed: threading.Event):
+        self.engine, self.cfg, self.conn, self.committed = engine, cfg, conn, committed
+        self.sqlite = engine.dialect.name == "sqlite"
+        self.cursor = self.position = 0
+        self.published = self.acknowledged = 0
+        self.refused: tuple[int, str] | None = None  # the event the broker refused, and why
+        self.mids: dict[int, int] = {}  # paho message id -> event id, until acknowledged
+        self.outstanding: deque[int] = deque()  # event ids handed over, in order
+        self._done: set[int] = set()
+        self._stalled_until = 0.0
+        self._gaps: dict[int, float] = {}
+
+    def start_at(self, cursor: int) -> None:
+        """Begin after the stored cursor."""
+        self.cursor = self.position = cursor
+
+    def send(self, node_line: str) -> set[str]:
+        """Hand the next events to paho; the stations ("" for none) whose events went."""
+        room = self.cfg.window - len(self.outstanding)
+        if room <= 0 or self.refused:
+            return set()
+        self.committed.clear()
+        touched: set[str] = set()
+        with Session(reader(self.engine), expire_on_commit=False) as s:
+            rows = s.exec(select(Event).where(Event.id > self.position).order_by(Event.id)
+                          .limit(min(room, 500))).all()
+            messages = Messages(s, self.cfg, node_line)
+            for ev in self._in_order(rows):
+                if not self.conn.connected:
+                    break
+                if not self._wanted(ev):
+                    self.outstanding.append(ev.id)  # not ours: passed as if acknowledged
+                    self._done.add(ev.id)
+                    self.position = ev.id
+                    continue
+                topic, payload = messages.build(ev)
+                info = self.conn.publish(topic, payload)
+                if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+                    break  # paho's queue is full: wait for acknowledgements
+                if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS,
+                                   MQTTErrorCode.MQTT_ERR_NO_CONN):
+                    self.conn.last_error = f"publish failed: {mqtt.error_string(info.rc)}"
+                    break
+                # NO_CONN: paho keeps the message and sends it after reconnecting (pitfall 1).
+                self.mids[info.mid] = ev.id
+                self.outstanding.append(ev.id)
+                self.position = ev.id
+                self.published += 1
+                touched.add(ev.station_id or "")
+        self.take_acks()
+        return touched
+
+    def take_acks(self) -> None:
+        """Take the broker's acknowledgements and move the cursor over the unbroken start."""
+        while True:
+            try:
+                mid, reason = self.conn.acks.get_nowait()
+            except queue.Empty:
+                break
+            event_id = self.mids.pop(mid, None)
+            if event_id is None:
+                continue  # a status or state message
+            if reason.is_failure:  # e.g. "Not authorized": the ACL does not allow the topic
+                self.refused = (event_id, str(reason))
+                self.conn.last_error = f"broker refused event #{event_id}: {reason}"
+                self._stalled_until = time.monotonic() + 30
+                log.error("MQTT relay %s: %s; retrying in 30 s", self.conn.name,
+                          self.conn.last_error)
+                continue
+            self.acknowledged += 1
+            self._done.add(event_id)
+        while self.outstanding and self.outstanding[0] in self._done:
+            self.cursor = self.outstanding.popleft()
+            self._done.discard(self.cursor)
+        if self.refused and not self.mids and time.monotonic() >= self._stalled_until:
+            # Start again from the cursor: the refused event first (at-least-once).
+            self.position, self.refused = self.cursor, None
+            self.outstanding.clear()
+            self._done.clear()
+
+    def drain(self, limit_s: float = 2.0) -> None:
+        """Wait a little for the acknowledgements of what is in flight (stopping)."""
+        deadline = time.monotonic() + limit_s
+        while self.mids and self.conn.connected and time.monotonic() < deadline:
+            time.sleep(0.02)
+            self.take_acks()
+
+    def _in_order(self, rows: list[Event]) -> list[Event]:
+        """The rows up to the first id still missing (PostgreSQL may commit ids out of order)."""
+        if self.sqlite:
+            return rows  # writers take turns: ids commit in order and are never skipped
+        out, expected = [], self.position + 1
+        for ev in rows:
+            if ev.id != expected and expected > 1:
+                first_seen = self._gaps.setdefault(expected, time.monotonic())
+                if time.monotonic() - first_seen < self.cfg.gap_grace_s:
+                    break  # a transaction holding this id may still commit
+                self._gaps.pop(expected, None)
+            out.append(ev)
+            expected = ev.id + 1
+        return out
+
+    def _wanted(self, ev: Event) -> bool:
+        if ev.station_id is None:
+            return self.cfg.line_events
+        return not self.cfg.station or ev.station_id == self.cfg.station

@@ -1,0 +1,64 @@
+"""The relay's cursor: a row of relay_cursor (never the events: they are append-only)."""
+
+import time
+
+from sqlalchemy import or_
+from sqlmodel import Session, func, select
+
+from station.models import Event, RelayCursor, utcnow
+from station.mqtt.config import MqttConfig
+
+
+class CursorStore:
+    """Where a relay got to, and how many broker sessions it began."""
+
+    def __init__(self, engine, name: str):
+        self.engine, self.name = engine, name
+        self._saved, self._saved_at = 0, 0.0
+
+    def load(self) -> int:
+        """Where this relay got to (a new name starts before the first event)."""
+        with Session(self.engine) as s:
+            row = s.get(RelayCursor, self.name)
+            if row is None:
+                row = RelayCursor(name=self.name)
+                s.add(row)
+                s.commit()
+            self._saved = row.last_event_id
+            return row.last_event_id
+
+    def save(self, cursor: int, busy: bool, force: bool = False) -> None:
+        """Store the cursor, at most five times a second while busy (a crash only repeats)."""
+        if cursor == self._saved:
+            return
+        if not force and busy and time.monotonic() - self._saved_at < 0.2:
+            return
+        with Session(self.engine) as s:
+            row = s.get(RelayCursor, self.name)
+            row.last_event_id, row.updated_at = max(row.last_event_id, cursor), utcnow()
+            s.add(row)
+            s.commit()
+        self._saved, self._saved_at = cursor, time.monotonic()
+
+    def count_session(self) -> int:
+        """Count a new broker session; its number goes in the online status."""
+        with Session(self.engine) as s:
+            row = s.get(RelayCursor, self.name)
+            row.connects += 1
+            row.updated_at = utcnow()
+            s.add(row)
+            s.commit()
+            return row.connects
+
+
+def waiting(session: Session, cfg: MqttConfig) -> int:
+    """How many events the relay has still to publish (its cursor is in the database)."""
+    row = session.get(RelayCursor, cfg.client_id)
+    query = select(func.count()).select_from(Event).where(
+        Event.id > (row.last_event_id if row else 0))
+    if cfg.station:
+        mine = Event.station_id == cfg.station
+        query = query.where(or_(mine, Event.station_id.is_(None)) if cfg.line_events else mine)
+    elif not cfg.line_events:
+        query = query.where(Event.station_id.is_not(None))
+    return session.exec(query).one()
