@@ -96,10 +96,11 @@ class ProfilerDevice:
 def start_profilers(app) -> dict[str, ProfilerDevice]:
     """Start a reader for each profiler in config/station.toml; each run is stored as it ends."""
     devices = {}
-    for spec in app.config["SETTINGS"].get("profilers", []):
-        if not spec.get("url"):
+    settings = app.config["SETTINGS"]
+    for spec in settings.profilers:
+        if not spec.url:
             continue
-        name = spec["name"]
+        name = spec.name
 
         def store(text: str, meta: dict, name=name):
             from station.readiness import profiles
@@ -109,12 +110,11 @@ def start_profilers(app) -> dict[str, ProfilerDevice]:
                     session, None, text, meta.get("paste") or "SAC305", app.extensions["pastes"],
                     profile_board=meta.get("profile_board") or None,
                     oven=meta.get("oven") or None, recipe=meta.get("recipe") or None,
-                    source=name, slope_window_s=app.config["SETTINGS"].get("reflow", {})
-                    .get("slope_window_s"))
+                    source=name, slope_window_s=settings.reflow.slope_window_s)
 
-        defaults = {k: spec.get(k) for k in ("paste", "profile_board", "oven", "recipe")}
-        devices[name] = ProfilerDevice(name, spec["url"], store, baudrate=spec.get("baud", 115200),
-                                       quiet_s=spec.get("quiet_s", 10.0),
-                                       defaults=defaults).start()
+        defaults = {k: getattr(spec, k) or None for k in ("paste", "profile_board", "oven",
+                                                          "recipe")}
+        devices[name] = ProfilerDevice(name, spec.url, store, baudrate=spec.baud,
+                                       quiet_s=spec.quiet_s, defaults=defaults).start()
     app.extensions["profilers"] = devices
     return devices

@@ -112,15 +112,15 @@ class MqttConfig:
         return bool(self.host)
 
 
-def config_from(settings: dict) -> MqttConfig:
-    """The MQTT settings of a station.toml; credentials in the URL or environment win."""
-    m, site = settings.get("mqtt", {}), settings.get("site", {})
-    cfg = MqttConfig(prefix="/".join(slug(site.get(k, d)) for k, d in (
-        ("enterprise", "acme"), ("site", "plant1"), ("area", "smt"))))
-    for name in MqttConfig.__dataclass_fields__:
-        if name in m and name not in ("host", "port", "tls", "prefix"):
-            setattr(cfg, name, type(getattr(cfg, name))(m[name]))
-    url = m.get("url", "") or ""
+def config_from(settings) -> MqttConfig:
+    """The MQTT settings of a station.toml (station.config.Settings); credentials in the URL or
+    environment win."""
+    m, site = settings.mqtt, settings.site
+    cfg = MqttConfig(prefix="/".join(slug(part) for part in (site.enterprise, site.site,
+                                                              site.area)),
+                     **{name: getattr(m, name) for name in MqttConfig.__dataclass_fields__
+                        if name not in ("host", "port", "tls", "prefix")})
+    url = m.url
     if url:
         parts = urlsplit(url if "://" in url else f"mqtt://{url}")
         if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
@@ -132,8 +132,8 @@ def config_from(settings: dict) -> MqttConfig:
     cfg.username = os.environ.get("MQTT_USERNAME", cfg.username)
     cfg.password = os.environ.get("MQTT_PASSWORD", cfg.password)
     if not cfg.line:
-        configured = {s.get("id"): s.get("line") for s in settings.get("stations", [])}
-        lines = [ln.get("id") for ln in settings.get("lines", [])]
+        configured = {s.id: s.line for s in settings.stations}
+        lines = [ln.id for ln in settings.lines]
         cfg.line = configured.get(cfg.station) or (lines[0] if lines else "")
     if not cfg.client_id:
         base = slug(cfg.station) if cfg.station else slug(cfg.line or socket.gethostname())
@@ -420,12 +420,12 @@ def connect(client: mqtt.Client, cfg: MqttConfig, clean_start=mqtt.MQTT_CLEAN_ST
 class Relay:
     """Publishes the event log after its cursor, in order, at QoS 1; one per station process."""
 
-    def __init__(self, engine, settings: dict, lock_path: Path, cfg: MqttConfig | None = None):
-        self.engine, self.settings = engine, settings
+    def __init__(self, engine, rules: line_state.StateRules, lock_path: Path, cfg: MqttConfig):
+        self.engine = engine
         self.engine_url = str(engine.url)
-        self.cfg = cfg or config_from(settings)
+        self.cfg = cfg
         self.name = self.cfg.client_id
-        self.rules = line_state.rules_from(settings)
+        self.rules = rules
         self.lock = RelayLock(lock_path)
         self.sqlite = engine.dialect.name == "sqlite"
         self.client: mqtt.Client | None = None
@@ -960,13 +960,13 @@ class Hub:
 
     def __init__(self, app):
         self.app = app
-        settings = dict(app.config["SETTINGS"])
+        settings = app.config["SETTINGS"]
         # create_app puts [mqtt] url (or MQTT_URL) in MQTT_URL; app.config["MQTT"] may add keys.
-        settings["mqtt"] = {**settings.get("mqtt", {}), **app.config.get("MQTT", {}),
-                            "url": app.config.get("MQTT", {}).get("url",
-                                                                  app.config.get("MQTT_URL", ""))}
-        self.settings = settings
-        self.cfg = config_from(settings)
+        extra = app.config.get("MQTT", {})
+        section = type(settings.mqtt).model_validate(
+            {**dict(settings.mqtt), **extra, "url": extra.get("url", app.config.get("MQTT_URL"))})
+        self.cfg = config_from(settings.model_copy(update={"mqtt": section}))
+        self.rules = app.extensions["rules"].state
         self.relay: Relay | None = None
         self._feed: LineFeed | None = None
         self._lock = threading.Lock()
@@ -1036,6 +1036,6 @@ def start_relay(app) -> Relay | None:
         return None
     if hub.relay is None:
         lock = Path(app.instance_path) / f"relay-{slug(hub.cfg.client_id)}.lock"
-        hub.relay = Relay(app.extensions["engine"], hub.settings, lock, hub.cfg).start()
+        hub.relay = Relay(app.extensions["engine"], hub.rules, lock, hub.cfg).start()
         atexit.register(hub.relay.stop)
     return hub.relay
