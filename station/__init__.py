@@ -8,7 +8,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from sqlmodel import Session
 
-from station import db, i18n
+from station import config, db, i18n
 from station.config import ROOT, load_settings
 from station.readiness.reflow import load_windows
 
@@ -23,9 +23,8 @@ def create_app(test_config: dict | None = None) -> Flask:
                 instance_path=str(test_config.get("INSTANCE_PATH", ROOT / "instance")))
     settings = load_settings(test_config.get("STATION_CONFIG"))
     app.config.from_mapping(
-        SETTINGS=settings,
-        DATABASE_URL=settings["database"]["url"],
-        MQTT_URL=settings["mqtt"].get("url", ""),
+        DATABASE_URL=settings.database.url,
+        MQTT_URL=settings.mqtt.url,
         SECRET_KEY=os.environ.get("SECRET_KEY") or _instance_secret(app, "secret_key"),
         PIN_PEPPER=os.environ.get("PIN_PEPPER") or _instance_secret(app, "pin_pepper"),
         SESSION_COOKIE_HTTPONLY=True,
@@ -34,9 +33,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         WTF_CSRF_HEADERS=["X-CSRFToken"],
     )
     app.config.update(test_config)
+    config.install(app, settings)  # the one place routes read them from: routes.web.settings()
     db.init_app(app)
-    reflow = settings.get("reflow", {})
-    app.extensions["pastes"] = load_windows(ROOT / reflow.get("pastes", "config/pastes.toml"))
+    app.extensions["pastes"] = load_windows(ROOT / settings.reflow.pastes)
     i18n.init_app(app)
     csrf.init_app(app)
 

@@ -17,7 +17,7 @@ def select_locale() -> str:
                    request.args.get("lang"), request.cookies.get("lang")):
         if choice in LANGUAGES:
             return choice
-    return current_app.config["SETTINGS"].get("site", {}).get("language", "en")
+    return current_app.config["SETTINGS"].site.language
 
 
 def compile_catalogues(folder: Path = CATALOGUES) -> None:

@@ -106,17 +106,19 @@ def create_station(session: Session, by: User | None, id, type, line) -> Station
     return station
 
 
-def sync_config(session: Session, settings: dict) -> None:
-    """Create the lines and stations that config/station.toml names and the database lacks."""
-    for spec in settings.get("lines", []):
-        line = session.get(Line, spec["id"]) or Line(id=spec["id"])
-        line.name = spec.get("name", line.name or spec["id"])
-        line.hourly_target = spec.get("hourly_target", line.hourly_target)
+def sync_config(session: Session, settings) -> None:
+    """Create the lines and stations that config/station.toml (station.config.Settings) names
+    and the database lacks."""
+    for spec in settings.lines:
+        line = session.get(Line, spec.id) or Line(id=spec.id)
+        line.name = spec.name or line.name or spec.id
+        if spec.hourly_target is not None:
+            line.hourly_target = spec.hourly_target
         session.add(line)
     session.commit()
-    for spec in settings.get("stations", []):
-        if session.get(Station, spec["id"]) is None:
-            create_station(session, None, spec["id"], spec["type"], spec["line"])
+    for spec in settings.stations:
+        if session.get(Station, spec.id) is None:
+            create_station(session, None, spec.id, spec.type, spec.line)
 
 
 def create_order(session: Session, by: User, number, customer, product, revision, quantity,

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from waitress import wasyncore
 from waitress.server import create_server
 
-from station import create_app, demo, masterdata, people
+from station import config, create_app, demo, masterdata, people
 from station.models import Board, User
 
 PEPPER = "test-pepper"
@@ -30,6 +30,11 @@ def make_app(tmp_path, database_url=None, **overrides):
               "SECRET_KEY": "test-secret", "PIN_PEPPER": PEPPER, "WTF_CSRF_ENABLED": False}
     config.update(overrides)
     return create_app(config)
+
+
+def reconfigure(app, **sections) -> None:
+    """Change some settings of a running test app (as station.toml tables) and its rules."""
+    config.install(app, config.updated(app.config["SETTINGS"], **sections))
 
 
 @contextmanager

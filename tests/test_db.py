@@ -243,7 +243,7 @@ def test_migrations_build_a_fresh_file_and_are_idempotent(tmp_path):
     with Session(engine) as s:
         assert s.exec(select(User.name)).all() == ["keeper"]
         assert s.exec(select(func.count()).select_from(Station)).one() \
-            == len(again.config["SETTINGS"]["stations"])
+            == len(again.config["SETTINGS"].stations)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
         conn.rollback()

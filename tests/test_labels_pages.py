@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from conftest import build_line
+from conftest import build_line, reconfigure
 from test_labels import read_code128, read_datamatrix
 
 from station import masterdata
@@ -125,7 +125,7 @@ def test_a_packed_box_shows_the_boards_really_in_it(signed_in, session):
 
 
 def test_a_wrong_company_prefix_gives_a_clear_error(signed_in, app):
-    app.config["SETTINGS"]["labels"]["gs1_company_prefix"] = "12AB"
+    reconfigure(app, labels={"gs1_company_prefix": "12AB"})
     r = signed_in.get("/labels/boxes/WO-1/1")
     assert r.status_code == 400 and "gs1_company_prefix" in r.get_data(as_text=True)
 

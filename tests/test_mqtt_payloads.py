@@ -11,6 +11,7 @@ from conftest import build_line, make_app
 from sqlmodel import Session, select
 
 from station import events
+from station.config import parse
 from station.line import scanning
 from station.line import state as line_state
 from station.models import Event, Station
@@ -51,7 +52,8 @@ def floor(tmp_path_factory):
 
 def published(app, kind: str, cfg: MqttConfig | None = None) -> list[tuple[str, dict]]:
     """Topic and payload of each event of a kind, as the relay would publish them."""
-    cfg = cfg or config_from({"mqtt": {"url": "mqtt://localhost"}, "lines": [{"id": "L1"}]})
+    cfg = cfg or config_from(parse({"mqtt": {"url": "mqtt://localhost"},
+                                    "lines": [{"id": "L1"}]}))
     with Session(app.extensions["engine"]) as s:
         messages = cfx.Messages(s, cfg, "T")
         out = []
@@ -141,21 +143,22 @@ def test_the_settings_give_url_credentials_tls_and_a_client_id_per_station(monke
     settings = {"site": {"enterprise": "Acme", "site": "Plant 1", "area": "SMT"},
                 "mqtt": {"url": "mqtts://l1-aoi-1:s%40cret@broker.local", "station": "L1-AOI-1",
                          "tls_ca": "/etc/ca.crt", "keepalive_s": 10},
-                "lines": [{"id": "L1"}], "stations": [{"id": "L1-AOI-1", "line": "L1"}]}
-    cfg = config_from(settings)
+                "lines": [{"id": "L1"}],
+                "stations": [{"id": "L1-AOI-1", "type": "AOI", "line": "L1"}]}
+    cfg = config_from(parse(settings))
     assert (cfg.host, cfg.port, cfg.tls) == ("broker.local", 8883, True)
     assert (cfg.username, cfg.password) == ("l1-aoi-1", "s@cret")
     assert cfg.client_id == "l1-aoi-1-relay" and cfg.line == "L1" and cfg.keepalive_s == 10
     assert cfg.prefix == "acme/plant-1/smt"
     assert topics.node_path(cfg, cfg.line) == "l1/l1-aoi-1"
     monkeypatch.setenv("MQTT_PASSWORD", "from-env")
-    assert config_from(settings).password == "from-env"
-    plain = config_from({"mqtt": {"url": "mqtt://10.0.0.5"}, "lines": [{"id": "L2"}]})
+    assert config_from(parse(settings)).password == "from-env"
+    plain = config_from(parse({"mqtt": {"url": "mqtt://10.0.0.5"}, "lines": [{"id": "L2"}]}))
     assert (plain.port, plain.tls, plain.client_id, plain.username) == (1883, False,
                                                                          "l2-relay", "")
-    assert not config_from({"mqtt": {"url": ""}}).configured
+    assert not config_from(parse({"mqtt": {"url": ""}})).configured
     with pytest.raises(ValueError):
-        config_from({"mqtt": {"url": "http://x"}})
+        config_from(parse({"mqtt": {"url": "http://x"}}))
 
 
 def test_mqtt_url_in_the_environment_overrides_the_file(tmp_path, monkeypatch):
@@ -217,5 +220,5 @@ def test_without_a_broker_the_outbox_counts_what_waits(floor):
     with Session(app.extensions["engine"]) as s:
         total = len(s.exec(select(Event)).all())
         mine = len(s.exec(select(Event).where(Event.station_id == "T-FCT")).all())
-        assert cursor.waiting(s, config_from({"mqtt": {"url": "mqtt://x"}})) == total
-        assert cursor.waiting(s, config_from(settings)) == mine == 3  # created, 2 tests
+        assert cursor.waiting(s, config_from(parse({"mqtt": {"url": "mqtt://x"}}))) == total
+        assert cursor.waiting(s, config_from(parse(settings))) == mine == 3  # created, 2 tests

@@ -5,7 +5,9 @@ import threading
 import time
 
 import pytest
+from conftest import reconfigure
 
+from station.config import SettingsError, parse
 from station.shipping import printing
 from station.shipping.printing import PrinterConfig, Printers, PrintQueue, status_problems, wait_for
 
@@ -263,19 +265,19 @@ def test_status_problems():
 
 
 def test_printers_are_chosen_by_name_then_station_then_alone():
-    printers = Printers.from_settings({"printers": [
+    printers = Printers.from_settings(parse({"printers": [
         {"name": "pack", "host": "10.0.0.1", "stations": ["L1-PACK-1"]},
-        {"name": "smt", "host": "10.0.0.2", "dpmm": 12, "stations": ["L1-PRINT-1"]}]})
+        {"name": "smt", "host": "10.0.0.2", "dpmm": 12, "stations": ["L1-PRINT-1"]}]}))
     assert printers.choose(station="L1-PACK-1").cfg.name == "pack"
     assert printers.choose("smt", "L1-PACK-1").cfg.dpmm == 12
     with pytest.raises(printing.NoPrinter, match="for station L1-AOI-1"):
         printers.choose(station="L1-AOI-1")
     with pytest.raises(printing.NoPrinter, match="nope"):
         printers.choose("nope")
-    alone = Printers.from_settings({"printers": [{"name": "only", "host": "10.0.0.3"}]})
+    alone = Printers.from_settings(parse({"printers": [{"name": "only", "host": "10.0.0.3"}]}))
     assert alone.choose(station="anything").cfg.name == "only"
     with pytest.raises(printing.NoPrinter):
-        Printers.from_settings({}).choose(station="L1-PACK-1")
+        Printers.from_settings(parse({})).choose(station="L1-PACK-1")
 
 
 @pytest.mark.parametrize("spec", [{"name": "x"}, {"host": "h"}, {"name": "x", "host": "h",
@@ -283,8 +285,8 @@ def test_printers_are_chosen_by_name_then_station_then_alone():
                                   {"name": "x", "host": "h", "dpmm": 7},
                                   {"name": "x", "host": "h", "confirm": "maybe"}])
 def test_bad_printer_configuration_is_refused(spec):
-    with pytest.raises(printing.InvalidInput):
-        PrinterConfig.from_settings(spec)
+    with pytest.raises(SettingsError, match=r"\[\[printers\]\] #1"):
+        parse({"printers": [spec]})
 
 
 # --- Through the web and the API --------------------------------------------------------------
@@ -293,9 +295,8 @@ def test_bad_printer_configuration_is_refused(spec):
 def printing_app(app, line):
     """The app with one stand-in printer serving every station."""
     fake = FakePrinter()
-    app.config["SETTINGS"]["printers"] = [{"name": "zebra1", "host": "127.0.0.1",
-                                           "port": fake.port, "timeout_s": 1, "retries": 1,
-                                           "backoff_s": 0.05}]
+    reconfigure(app, printers=[{"name": "zebra1", "host": "127.0.0.1", "port": fake.port,
+                                "timeout_s": 1, "retries": 1, "backoff_s": 0.05}])
     yield app, fake
     if "printers" in app.extensions:
         app.extensions["printers"].close()
@@ -350,9 +351,8 @@ def test_the_api_refuses_bad_print_requests(printing_app, api):
 
 def test_printing_from_a_page_never_waits_for_a_hanging_printer(app, line, client):
     silent = FakePrinter("silent")
-    app.config["SETTINGS"]["printers"] = [{"name": "zebra1", "host": "127.0.0.1",
-                                           "port": silent.port, "timeout_s": 0.3, "retries": 1,
-                                           "backoff_s": 0.05}]
+    reconfigure(app, printers=[{"name": "zebra1", "host": "127.0.0.1", "port": silent.port,
+                                "timeout_s": 0.3, "retries": 1, "backoff_s": 0.05}])
     try:
         client.post("/login", data={"badge": "10001", "pin": "1234"})
         started = time.monotonic()

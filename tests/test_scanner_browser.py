@@ -5,7 +5,7 @@ the station's screen, then labels are written into the pty as the scanner would 
 """
 
 import pytest
-from conftest import build_line, make_app, serving
+from conftest import build_line, make_app, reconfigure, serving
 from playwright.sync_api import Page, expect
 from serial_pty import FakeDevice, wait_for
 from sqlmodel import Session
@@ -35,8 +35,8 @@ def station(tmp_path_factory):
     with Session(app.extensions["engine"], expire_on_commit=False) as session:
         line = build_line(session, boards=10, tokens=False)  # its order is ready to scan
     device = FakeDevice(folder, "usb-Scanner-if00")
-    app.config["SETTINGS"]["scanners"] = [{"name": "print-1", "station": STATION,
-                                           "url": str(device.path), "backoff_s": [0.05, 0.2]}]
+    reconfigure(app, scanners=[{"name": "print-1", "station": STATION, "url": str(device.path),
+                                "backoff_s": [0.05, 0.2]}])
     port = start_scanners(app)["print-1"]
     assert wait_for(lambda: port.state == "connected")
     with serving(app) as url:

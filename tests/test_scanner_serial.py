@@ -7,7 +7,7 @@ import time
 
 import pytest
 import serial
-from conftest import build_line, make_app
+from conftest import build_line, make_app, reconfigure
 from serial_pty import FakeDevice, wait_for
 from sqlmodel import Session, func, select
 
@@ -45,9 +45,8 @@ def device(tmp_path):
 
 def attach(app, device, wait=True, **spec):
     """Start the app's scanner on the fake device, as config/station.toml's [[scanners]] does."""
-    app.config["SETTINGS"]["scanners"] = [{"name": "scan-1", "station": STATION,
-                                           "url": str(device.path), "backoff_s": [0.05, 0.2],
-                                           "settle_s": 0.05, **spec}]
+    reconfigure(app, scanners=[{"name": "scan-1", "station": STATION, "url": str(device.path),
+                                "backoff_s": [0.05, 0.2], "settle_s": 0.05, **spec}])
     port = start_scanners(app)["scan-1"]
     if wait:
         assert wait_for(lambda: port.state == "connected")

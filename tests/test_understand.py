@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from station.config import load_settings
+from station.config import load_settings, parse
 from station.line.codes import (
     CAPS_HINT,
     DASH_HINT,
@@ -49,7 +49,7 @@ def test_plain_codes_get_their_kind_by_pattern(code, kind):
 
 
 def test_the_shipped_config_reads_like_the_defaults():
-    rules = LabelRules.from_settings(load_settings()["scanning"])
+    rules = LabelRules.from_settings(load_settings().scanning)
     for code in ("WO-1-00001", "WO-1001-P0001", "WO-1", "10001", "ST-X", "PB-X", "LOT-X"):
         assert understand(code, rules).kind == understand(code).kind, code
     assert [lb.kind for lb in rules.labels] == ["board", "pcb_lot", "pcb_lot"]
@@ -57,7 +57,8 @@ def test_the_shipped_config_reads_like_the_defaults():
 
 
 def test_kinds_come_from_the_configuration_in_order():
-    rules = LabelRules.from_settings({"kinds": {"badge": r"B\d+", "board": r"[A-Z]\d+"}})
+    rules = LabelRules.from_settings(
+        parse({"scanning": {"kinds": {"badge": r"B\d+", "board": r"[A-Z]\d+"}}}).scanning)
     assert understand("B7", rules).kind == "badge"
     assert understand("C7", rules).kind == "board"
     assert understand("WO-1", rules).kind is None

@@ -201,7 +201,7 @@ def test_an_idle_session_ends(app, line, new_user):
     client = app.test_client()
     sign_in(client, badge=user.badge)
     assert client.get("/station/T-PRINT").status_code == 200
-    idle = app.config["SETTINGS"]["security"]["idle_minutes"] * 60
+    idle = app.config["SETTINGS"].security.idle_minutes * 60
     with client.session_transaction() as s:
         s["seen"] = int(time.time()) - idle + 60
     assert client.get("/station/T-PRINT").status_code == 200  # still within the limit

@@ -141,19 +141,14 @@ class LabelRules:
     today: date | None = None  # for expiry and date-code checks; None: the local date
 
     @classmethod
-    def from_settings(cls, scanning: dict) -> "LabelRules":
-        """The rules of config/station.toml's [scanning] table and its sub-tables."""
-        seps = scanning.get("separators", {})
-        labels = tuple(Label(str(lb["kind"]), str(lb["key"]), lb.get("format", "gs1"),
-                             tuple(map(str, lb.get("required", [lb["key"]]))),
-                             tuple(map(str, lb.get("optional", []))))
-                       for lb in scanning.get("labels", [])) or DEFAULT_LABELS
-        return cls(kinds=tuple((k, re.compile(v, re.ASCII)) for k, v in
-                               scanning.get("kinds", DEFAULT_KINDS).items()),
-                   labels=labels, gs=tuple(seps.get("gs", cls.gs)),
-                   rs=tuple(seps.get("rs", cls.rs)), eot=tuple(seps.get("eot", cls.eot)),
-                   max_length=scanning.get("max_length", 64),
-                   allowed=re.compile(scanning.get("allowed", DEFAULT_ALLOWED.pattern)))
+    def from_settings(cls, scanning) -> "LabelRules":
+        """The rules of config/station.toml's [scanning] section (station.config.Scanning)."""
+        seps = scanning.separators
+        labels = tuple(Label(lb.kind, lb.key, lb.format, lb.required or (lb.key,), lb.optional)
+                       for lb in scanning.labels) or DEFAULT_LABELS
+        return cls(kinds=tuple((k, re.compile(v, re.ASCII)) for k, v in scanning.kinds.items()),
+                   labels=labels, gs=seps.gs, rs=seps.rs, eot=seps.eot,
+                   max_length=scanning.max_length, allowed=re.compile(scanning.allowed))
 
     def kind_of(self, code: str) -> str | None:
         """The kind whose pattern the whole code matches first, or None."""

@@ -212,15 +212,15 @@ def init_desk(app, rules: Callable[[], tuple]) -> ScanDesk:
     """Give the app its scan desk (once): rules() -> (ScanRules, LabelRules) in an app context."""
     desk = app.extensions.get("scan_desk")
     if desk is None:
-        idle = app.config["SETTINGS"].get("security", {}).get("idle_minutes", 30) * 60
+        idle = app.config["SETTINGS"].security.idle_minutes * 60
         desk = app.extensions["scan_desk"] = ScanDesk(app, rules, idle)
     return desk
 
 
 def desk_of(app) -> ScanDesk:
     """The app's scan desk, made with default rules if the station's routes did not make it."""
-    return app.extensions.get("scan_desk") or init_desk(
-        app, lambda: (scanning.ScanRules(), LabelRules()))
+    rules = app.extensions["rules"]
+    return app.extensions.get("scan_desk") or init_desk(app, lambda: (rules.scan, rules.labels))
 
 
 def start_scanners(app) -> dict[str, ScannerPort]:
@@ -228,19 +228,16 @@ def start_scanners(app) -> dict[str, ScannerPort]:
     stop_scanners(app)  # started again: the ports are handed over, not opened twice
     desk = desk_of(app)
     devices = {}
-    for spec in app.config["SETTINGS"].get("scanners", []):
-        if not spec.get("url") or not spec.get("station"):
-            continue
-        name, station = spec.get("name") or spec["url"], spec["station"]
+    for spec in app.config["SETTINGS"].scanners:
+        name, station = spec.name or spec.url, spec.station
         port = ScannerPort(
-            name, spec["url"],
+            name, spec.url,
             lambda line, station=station, name=name: desk.serial_scan(station, name, line),
             lambda state, detail, station=station, name=name:
                 desk.scanner_state(station, name, state, detail),
-            baudrate=spec.get("baud", 9600), parity=spec.get("parity", "N"),
-            terminator=spec.get("terminator", "any"),
-            double_read_s=spec.get("double_read_s", 1.0), max_bytes=spec.get("max_bytes", 1024),
-            settle_s=spec.get("settle_s", 0.3), backoff=tuple(spec.get("backoff_s", (0.5, 5.0))))
+            baudrate=spec.baud, parity=spec.parity, terminator=spec.terminator,
+            double_read_s=spec.double_read_s, max_bytes=spec.max_bytes, settle_s=spec.settle_s,
+            backoff=tuple(spec.backoff_s))
         desk.scanners[name] = (station, port)
         devices[name] = port.start()
     app.extensions["scanners"] = devices

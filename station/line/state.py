@@ -52,19 +52,6 @@ class StateRules:
     ready: interlock.Rules = field(default_factory=interlock.Rules)
 
 
-def rules_from(settings: dict) -> StateRules:
-    """The rules of a station.toml, outside any request (the relay runs in its own thread)."""
-    cfg = dict(settings.get("readiness", {}))
-    cfg.setdefault("profile_validity_hours",
-                   settings.get("reflow", {}).get("validity_hours", 24.0))
-    known = interlock.Rules.__dataclass_fields__
-    ready = interlock.Rules(**{k: v for k, v in cfg.items() if k in known})
-    return StateRules(
-        running_minutes=float(settings.get("station_state", {}).get("running_minutes", 5)),
-        timezone=settings.get("site", {}).get("timezone", "UTC"),
-        shift_starts=settings.get("shifts", {}).get("starts", ["00:00"]), ready=ready)
-
-
 def slug(name: str) -> str:
     """A name as a topic segment: lower case, [a-z0-9_-] only (no dots, no wildcards)."""
     return SEGMENT.sub("-", str(name).lower()).strip("-") or "_"

@@ -28,6 +28,6 @@ def start_relay(app) -> Relay | None:
         return None
     if hub.relay is None:
         lock = Path(app.instance_path) / f"relay-{slug(hub.cfg.client_id)}.lock"
-        hub.relay = Relay(app.extensions["engine"], hub.settings, lock, hub.cfg).start()
+        hub.relay = Relay(app.extensions["engine"], hub.rules, lock, hub.cfg).start()
         atexit.register(hub.relay.stop)
     return hub.relay

@@ -41,15 +41,15 @@ class MqttConfig:
         return bool(self.host)
 
 
-def config_from(settings: dict) -> MqttConfig:
-    """The MQTT settings of a station.toml; credentials in the URL or environment win."""
-    m, site = settings.get("mqtt", {}), settings.get("site", {})
-    cfg = MqttConfig(prefix="/".join(slug(site.get(k, d)) for k, d in (
-        ("enterprise", "acme"), ("site", "plant1"), ("area", "smt"))))
-    for name in MqttConfig.__dataclass_fields__:
-        if name in m and name not in ("host", "port", "tls", "prefix"):
-            setattr(cfg, name, type(getattr(cfg, name))(m[name]))
-    url = m.get("url", "") or ""
+def config_from(settings) -> MqttConfig:
+    """The MQTT settings of a station.toml (station.config.Settings); credentials in the URL or
+    environment win."""
+    m, site = settings.mqtt, settings.site
+    cfg = MqttConfig(prefix="/".join(slug(part) for part in (site.enterprise, site.site,
+                                                              site.area)),
+                     **{name: getattr(m, name) for name in MqttConfig.__dataclass_fields__
+                        if name not in ("host", "port", "tls", "prefix")})
+    url = m.url
     if url:
         parts = urlsplit(url if "://" in url else f"mqtt://{url}")
         if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
@@ -61,8 +61,8 @@ def config_from(settings: dict) -> MqttConfig:
     cfg.username = os.environ.get("MQTT_USERNAME", cfg.username)
     cfg.password = os.environ.get("MQTT_PASSWORD", cfg.password)
     if not cfg.line:
-        configured = {s.get("id"): s.get("line") for s in settings.get("stations", [])}
-        lines = [ln.get("id") for ln in settings.get("lines", [])]
+        configured = {s.id: s.line for s in settings.stations}
+        lines = [ln.id for ln in settings.lines]
         cfg.line = configured.get(cfg.station) or (lines[0] if lines else "")
     if not cfg.client_id:
         base = slug(cfg.station) if cfg.station else slug(cfg.line or socket.gethostname())

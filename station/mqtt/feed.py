@@ -162,13 +162,13 @@ class Hub:
 
     def __init__(self, app):
         self.app = app
-        settings = dict(app.config["SETTINGS"])
+        settings = app.config["SETTINGS"]
         # create_app puts [mqtt] url (or MQTT_URL) in MQTT_URL; app.config["MQTT"] may add keys.
-        settings["mqtt"] = {**settings.get("mqtt", {}), **app.config.get("MQTT", {}),
-                            "url": app.config.get("MQTT", {}).get("url",
-                                                                  app.config.get("MQTT_URL", ""))}
-        self.settings = settings
-        self.cfg = config_from(settings)
+        extra = app.config.get("MQTT", {})
+        section = type(settings.mqtt).model_validate(
+            {**dict(settings.mqtt), **extra, "url": extra.get("url", app.config.get("MQTT_URL"))})
+        self.cfg = config_from(settings.model_copy(update={"mqtt": section}))
+        self.rules = app.extensions["rules"].state
         self.relay: Relay | None = None
         self._feed: LineFeed | None = None
         self._lock = threading.Lock()

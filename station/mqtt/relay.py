@@ -18,7 +18,7 @@ from sqlmodel import Session
 from station.line import state as line_state
 from station.mqtt import topics, wake
 from station.mqtt.backlog import Backlog
-from station.mqtt.config import MqttConfig, config_from
+from station.mqtt.config import MqttConfig
 from station.mqtt.connection import Connection
 from station.mqtt.cursor import CursorStore
 from station.mqtt.lock import AdvisoryLock, RelayLock
@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 class Relay:
     """Publishes the event log after its cursor, in order, at QoS 1; one per station process."""
 
-    def __init__(self, engine, settings: dict, lock_path: Path, cfg: MqttConfig | None = None):
+    def __init__(self, engine, rules: line_state.StateRules, lock_path: Path, cfg: MqttConfig):
         self.engine, self.engine_url = engine, str(engine.url)
-        self.cfg = cfg or config_from(settings)
+        self.cfg = cfg
         self.name = self.cfg.client_id
         self.lock = RelayLock(lock_path)
         self.advisory = None if engine.dialect.name == "sqlite" else AdvisoryLock(engine,
@@ -42,7 +42,7 @@ class Relay:
         self._committed = threading.Event()  # a commit added events since the last look
         self.conn = Connection(self.cfg, self._wake)
         self.backlog = Backlog(engine, self.cfg, self.conn, self._committed)
-        self.states = StatePublisher(engine, self.cfg, line_state.rules_from(settings),
+        self.states = StatePublisher(engine, self.cfg, rules,
                                      self.conn, self._committed)
         self.store = CursorStore(engine, self.name)
         self._thread: threading.Thread | None = None

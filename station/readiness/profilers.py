@@ -23,16 +23,15 @@ def run_store(engine, windows: dict, source: str, slope_window_s: float | None):
 
 def start_profilers(app) -> dict[str, ProfilerDevice]:
     """Start a reader for each profiler in config/station.toml; each run is stored as it ends."""
-    devices = {}
-    slope = app.config["SETTINGS"].get("reflow", {}).get("slope_window_s")
-    for spec in app.config["SETTINGS"].get("profilers", []):
-        if not spec.get("url"):
+    devices, settings = {}, app.config["SETTINGS"]
+    for spec in settings.profilers:
+        if not spec.url:
             continue
-        name = spec["name"]
-        store = run_store(app.extensions["engine"], app.extensions["pastes"], name, slope)
-        defaults = {k: spec.get(k) for k in ("paste", "profile_board", "oven", "recipe")}
-        devices[name] = ProfilerDevice(name, spec["url"], store, baudrate=spec.get("baud", 115200),
-                                       quiet_s=spec.get("quiet_s", 10.0),
-                                       defaults=defaults).start()
+        store = run_store(app.extensions["engine"], app.extensions["pastes"], spec.name,
+                          settings.reflow.slope_window_s)
+        defaults = {k: getattr(spec, k) or None for k in ("paste", "profile_board", "oven",
+                                                          "recipe")}
+        devices[spec.name] = ProfilerDevice(spec.name, spec.url, store, baudrate=spec.baud,
+                                            quiet_s=spec.quiet_s, defaults=defaults).start()
     app.extensions["profilers"] = devices
     return devices

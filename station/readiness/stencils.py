@@ -7,6 +7,7 @@ from station import events, people
 from station.errors import Conflict, InvalidInput, NotFound, StationError
 from station.masterdata import find_order, find_product, valid_code
 from station.models import Product, Stencil, StencilCheck, User, WorkOrder, utcnow
+from station.readiness import interlock
 
 SIDES = ("top", "bottom")
 
@@ -66,9 +67,11 @@ def _check(session: Session, by: User, stencil: Stencil, kind: str, payload: dic
     return check
 
 
-def record_tension(session: Session, by: User, stencil_id, readings, new_Ncm: float = 35.0,
-                   service_Ncm: float = 25.0, points: int = 4) -> StencilCheck:
+def record_tension(session: Session, by: User, stencil_id, readings,
+                   rules: interlock.Rules | None = None) -> StencilCheck:
     """Record tension readings (N/cm) at several points; they pass when all meet the limit."""
+    rules = rules or interlock.Rules()
+    points = rules.tension_points
     people.require(by, "floor")
     stencil = find_stencil(session, stencil_id)
     if not isinstance(readings, list) or not all(
@@ -77,7 +80,7 @@ def record_tension(session: Session, by: User, stencil_id, readings, new_Ncm: fl
         raise InvalidInput(detail="readings_Ncm must be a list of numbers from 0 to 200 N/cm")
     if len(readings) < points:
         raise InvalidInput(detail=f"measure the tension at {points} points at least")
-    limit = new_Ncm if stencil.prints == 0 else service_Ncm
+    limit = rules.tension_new_Ncm if stencil.prints == 0 else rules.tension_service_Ncm
     passed = min(readings) >= limit
     return _check(session, by, stencil, "tension",
                   {"readings_Ncm": readings, "limit_Ncm": limit, "passed": passed},
@@ -136,7 +139,7 @@ def mount(session: Session, by: User, number, stencil_id) -> WorkOrder:
     return order
 
 
-def count_print(session: Session, stencil_id: str | None, warning_pct: float = 90.0) -> str | None:
+def count_print(session: Session, stencil_id: str | None, warning_pct: float) -> str | None:
     """Count one print with the order's stencil (a panel prints once), in the scan's
     transaction; return a warning once `warning_pct` % of its life is used."""
     if stencil_id is None:

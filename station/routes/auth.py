@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from station import people
 from station.db import get_session
 from station.errors import StationError
-from station.routes.web import sign_in, translate_error
+from station.routes.web import settings, sign_in, translate_error
 
 bp = Blueprint("auth", __name__)
 
@@ -25,12 +25,11 @@ def login():
     error = None
     if request.method == "POST":
         f, session = request.form, get_session()
-        security = current_app.config["SETTINGS"].get("security", {})
         try:
             if f.get("badge"):
                 user = people.check_badge(session, f["badge"].strip(), f.get("pin", ""),
                                           pepper=current_app.config["PIN_PEPPER"],
-                                          lock_after=security.get("badge_lock_after", 5))
+                                          lock_after=settings().security.badge_lock_after)
             else:
                 user = people.check_password(session, f.get("name", ""), f.get("password", ""))
         except StationError as err:

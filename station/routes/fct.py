@@ -9,7 +9,7 @@ from station.masterdata import find_order
 from station.models import Station, iso
 from station.quality import fct, qa
 from station.routes.api import endpoint
-from station.routes.web import json_body, login_required, translate_error
+from station.routes.web import json_body, login_required, rules, settings, translate_error
 
 bp = Blueprint("fct", __name__)
 api = Blueprint("fct_api", __name__, url_prefix="/api/v1")
@@ -17,11 +17,7 @@ api = Blueprint("fct_api", __name__, url_prefix="/api/v1")
 
 def fct_rules() -> fct.FctRules:
     """The retest limit and defect codes of config/station.toml [fct]."""
-    cfg = current_app.config["SETTINGS"].get("fct", {})
-    rules = fct.FctRules()
-    rules.retest_limit = cfg.get("retest_limit", rules.retest_limit)
-    rules.defect_codes = cfg.get("defect_codes", rules.defect_codes)
-    return rules
+    return rules().fct
 
 
 def attempt_view(a) -> dict:
@@ -113,10 +109,9 @@ def scrap_board(user, serial):
 
 
 def _sign(user, number, form) -> dict:
-    security = current_app.config["SETTINGS"].get("security", {})
     row = qa.sign(get_session(), user, number, form.get("badge"), form.get("pin"),
                   form.get("meaning"), pepper=current_app.config["PIN_PEPPER"],
-                  lock_after=security.get("badge_lock_after", 5),
+                  lock_after=settings().security.badge_lock_after,
                   reviewed_hash=form.get("results_hash") or None)
     return {"signed_by": row.printed_name, "signed_at": iso(row.signed_at),
             "meaning": row.meaning, "results_hash": row.results_hash}

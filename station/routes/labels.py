@@ -20,7 +20,7 @@ from station.config import ROOT
 from station.db import get_session
 from station.errors import InvalidInput, NotFound
 from station.routes.api import endpoint
-from station.routes.web import is_htmx, json_body, login_required
+from station.routes.web import is_htmx, json_body, login_required, settings
 from station.shipping import labels
 from station.shipping.printing import Printers
 
@@ -35,20 +35,19 @@ def printers() -> Printers:
     app = current_app
     with _setup_lock:
         if "printers" not in app.extensions:
-            app.extensions["printers"] = Printers.from_settings(app.config["SETTINGS"])
+            app.extensions["printers"] = Printers.from_settings(settings())
     return app.extensions["printers"]
 
 
 def sscc_counter() -> labels.SsccCounter:
     """The app's SSCC serial reference counter (a file in the instance folder for now)."""
     app = current_app
-    cfg = app.config["SETTINGS"].get("labels", {})
+    cfg = settings().labels
     with _setup_lock:
         if "sscc_counter" not in app.extensions:
-            path = Path(cfg.get("sscc_counter_file") or Path(app.instance_path, "sscc.json"))
+            path = Path(cfg.sscc_counter_file or Path(app.instance_path, "sscc.json"))
             path = path if path.is_absolute() else ROOT / path
-            app.extensions["sscc_counter"] = labels.SsccCounter(
-                path, int(cfg.get("sscc_first_reference", 1)))
+            app.extensions["sscc_counter"] = labels.SsccCounter(path, cfg.sscc_first_reference)
     return app.extensions["sscc_counter"]
 
 
@@ -72,7 +71,7 @@ def _positive(value, what: str, default=None, limit: int = 10**6):
 
 def _box(number: str, box: int, per_box) -> labels.BoxLabel:
     return labels.box_label(get_session(), number, box,
-                            labels.SsccRule.from_settings(current_app.config["SETTINGS"]),
+                            labels.SsccRule.from_settings(settings().labels),
                             sscc_counter(), _positive(per_box, "per_box"))
 
 

@@ -32,7 +32,7 @@ from station.line.state import slug
 from station.models import Line, Station, utcnow
 from station.mqtt.feed import Hub
 from station.routes.api import endpoint
-from station.routes.web import is_htmx, json_body, login_required, translate_error
+from station.routes.web import is_htmx, json_body, login_required, rules, translate_error
 
 bp = Blueprint("line", __name__)
 api = Blueprint("line_api", __name__, url_prefix="/api/v1")
@@ -70,7 +70,7 @@ def station_snapshot(station_id: str) -> dict:
 
 def state_rules() -> line_state.StateRules:
     """How states are derived, from config/station.toml."""
-    return line_state.rules_from(current_app.config["SETTINGS"])
+    return rules().state
 
 
 def _online(feed, snap: dict, line_seg: str, station_seg: str) -> bool | None:

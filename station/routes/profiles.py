@@ -21,7 +21,7 @@ from station.errors import InvalidInput
 from station.readiness import profiles
 from station.readiness.chart import profile_svg
 from station.routes.api import endpoint
-from station.routes.web import json_body, login_required
+from station.routes.web import json_body, login_required, settings
 
 bp = Blueprint("profiles", __name__)
 api = Blueprint("profiles_api", __name__, url_prefix="/api/v1")
@@ -32,16 +32,12 @@ def windows() -> dict:
     return current_app.extensions["pastes"]
 
 
-def _reflow_settings() -> dict:
-    return current_app.config["SETTINGS"].get("reflow", {})
-
-
 def _store_upload(user, form, files, columns=None):
     """Record a recording sent as a multipart upload (or pasted back from the column chooser)."""
     upload = files.get("file")
     raw = upload.read() if upload else form.get("raw", "").encode()
-    settings = _reflow_settings()
-    slope = form.get("slope_window_s") or settings.get("slope_window_s")
+    reflow = settings().reflow
+    slope = form.get("slope_window_s") or reflow.slope_window_s
     try:
         slope = float(slope) if slope else None
     except ValueError:
@@ -50,7 +46,7 @@ def _store_upload(user, form, files, columns=None):
         get_session(), user, raw, form.get("paste") or "", windows(),
         profile_board=form.get("profile_board") or None, oven=form.get("oven") or None,
         recipe=form.get("recipe") or None, columns=columns, slope_window_s=slope,
-        warn_pct=settings.get("warn_pct"))
+        warn_pct=reflow.warn_pct)
 
 
 @api.post("/profile-boards")

@@ -64,18 +64,12 @@ def get_stencil(user, stencil_id):
     return jsonify(stencil_view(stencils.find_stencil(get_session(), stencil_id)))
 
 
-def _tension_limits() -> dict:
-    rules = readiness_rules()
-    return {"new_Ncm": rules.tension_new_Ncm, "service_Ncm": rules.tension_service_Ncm,
-            "points": rules.tension_points}
-
-
 @api.post("/stencils/<stencil_id>/tension")
 @endpoint
 def measure_tension(user, stencil_id):
     """Record tension readings at several points (floor)."""
     check = stencils.record_tension(get_session(), user, stencil_id,
-                                    json_body().get("readings_Ncm"), **_tension_limits())
+                                    json_body().get("readings_Ncm"), readiness_rules())
     return jsonify(stencil=stencil_id, passed=check.passed, note=check.note), 201
 
 
@@ -241,7 +235,7 @@ def record_stencil_check(stencil_id):
             readings = [float(x) for x in f.get("readings", "").replace(",", " ").split()]
         except ValueError:
             raise InvalidInput(detail="tension readings must be numbers in N/cm") from None
-        stencils.record_tension(session, g.user, stencil_id, readings, **_tension_limits())
+        stencils.record_tension(session, g.user, stencil_id, readings, readiness_rules())
     elif kind == "cleaning":
         stencils.record_cleaning(session, g.user, stencil_id)
     elif kind == "inspection":

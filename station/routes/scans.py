@@ -4,7 +4,6 @@ The screen takes wedge scans typed into its box, and polls its station's feed fo
 station's serial scanners read (station.line.desk), so both show the same way.
 """
 
-import re
 import time
 
 from flask import Blueprint, current_app, g, jsonify, render_template, request, session, url_for
@@ -22,7 +21,7 @@ from station.routes.web import (
     api_user,
     json_body,
     login_required,
-    readiness_rules,
+    rules,
     sign_in,
     translate_error,
 )
@@ -36,17 +35,12 @@ MAX_WAIT_S = 1.0  # the longest a feed request may wait for news
 
 def scan_rules() -> scanning.ScanRules:
     """The configured length cap and allowlist for scanned codes, and the readiness limits."""
-    cfg = current_app.config["SETTINGS"].get("scanning", {})
-    return scanning.ScanRules(max_length=cfg.get("max_length", 64),
-                              allowed=re.compile(cfg.get("allowed", r"^[A-Za-z0-9._/-]+$")),
-                              ready_rules=readiness_rules(),
-                              box_capacity=current_app.config["SETTINGS"].get("shipping", {})
-                              .get("box_capacity", 10))
+    return rules().scan
 
 
 def label_rules() -> LabelRules:
     """How labels are read: config/station.toml's [scanning] with its kinds and label types."""
-    return LabelRules.from_settings(current_app.config["SETTINGS"].get("scanning", {}))
+    return rules().labels
 
 
 @bp.record_once
@@ -94,9 +88,8 @@ def _station(station_id: str) -> Station:
 
 def _screen_context(station: Station) -> dict:
     """What the screen shows around the result: counts, last scans, operator and scanners."""
-    settings = current_app.config["SETTINGS"]
-    since = shift_start(utcnow(), settings["site"].get("timezone", "UTC"),
-                        settings.get("shifts", {}).get("starts", ["00:00"]))
+    state = rules().state
+    since = shift_start(utcnow(), state.timezone, state.shift_starts)
     session, desk = get_session(), _desk()
     return {"station": station, "shift_count": scanning.shift_count(session, station.id, since),
             "recent": scanning.last_scans(session, station.id),

@@ -8,7 +8,13 @@ from station.errors import StationError
 from station.masterdata import find_order
 from station.models import Customer, Shipment, WorkOrder, iso
 from station.routes.api import endpoint
-from station.routes.web import json_body, login_required, readiness_rules, translate_error
+from station.routes.web import (
+    json_body,
+    login_required,
+    readiness_rules,
+    settings,
+    translate_error,
+)
 from station.shipping import gate, money
 from station.shipping.orders import money_text, order_view
 
@@ -17,10 +23,9 @@ api = Blueprint("shipping_api", __name__, url_prefix="/api/v1")
 
 
 def _release(user, number, form) -> dict:
-    security = current_app.config["SETTINGS"].get("security", {})
     shipment = gate.release(get_session(), user, number, form.get("badge"), form.get("pin"),
                                 pepper=current_app.config["PIN_PEPPER"],
-                                lock_after=security.get("badge_lock_after", 5),
+                                lock_after=settings().security.badge_lock_after,
                                 rules=readiness_rules())
     return {"order": number, "shipped_at": iso(shipment.shipped_at), "boards": shipment.boards,
             "boxes": shipment.boxes}

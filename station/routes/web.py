@@ -8,6 +8,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_locale, gettext
 
 from station import people
+from station.config import Settings, StationRules
 from station.db import get_session
 from station.errors import InvalidInput, StationError, Unauthenticated
 from station.line.codes import BIDI
@@ -46,7 +47,7 @@ def web_user() -> User | None:
     uid = session.get("uid")
     if uid is None:
         return None
-    idle = current_app.config["SETTINGS"].get("security", {}).get("idle_minutes", 30) * 60
+    idle = settings().security.idle_minutes * 60
     user = get_session().get(User, uid)
     if user is None or session.get("epoch") != user.session_epoch or \
             time.time() - session.get("seen", 0) > idle:
@@ -135,11 +136,16 @@ def printable(text: str) -> str:
                    for ch in text)
 
 
+def settings() -> Settings:
+    """The station's settings, checked at start (config/station.toml and the environment)."""
+    return current_app.config["SETTINGS"]
+
+
+def rules() -> StationRules:
+    """The floor's rules the settings made at start."""
+    return current_app.extensions["rules"]
+
+
 def readiness_rules() -> interlock.Rules:
     """The readiness limits of config/station.toml ([readiness], and [reflow] validity_hours)."""
-    settings = current_app.config["SETTINGS"]
-    cfg = dict(settings.get("readiness", {}))
-    cfg.setdefault("profile_validity_hours",
-                   settings.get("reflow", {}).get("validity_hours", 24.0))
-    known = interlock.Rules.__dataclass_fields__
-    return interlock.Rules(**{k: v for k, v in cfg.items() if k in known})
+    return rules().ready

@@ -315,10 +315,9 @@ class SsccRule:
     company_prefix: str
 
     @classmethod
-    def from_settings(cls, settings: dict) -> "SsccRule":
-        """The rule of config/station.toml's [labels] section."""
-        cfg = settings.get("labels", {})
-        return cls(int(cfg.get("sscc_extension", 0)), str(cfg.get("gs1_company_prefix", "")))
+    def from_settings(cls, labels) -> "SsccRule":
+        """The rule of config/station.toml's [labels] section (station.config.Labels)."""
+        return cls(labels.sscc_extension, labels.gs1_company_prefix)
 
 
 def sscc(rule: SsccRule, reference: int) -> str:

@@ -51,21 +51,6 @@ class PrinterConfig:
     backoff_s: float = 2.0         # pause before the first retry, doubled for each next one
     confirm: str = "status"        # "status": ask ~HS first and wait for it; "none": just send
 
-    @classmethod
-    def from_settings(cls, spec: dict) -> "PrinterConfig":
-        """One [[printers]] table, checked."""
-        known = cls.__dataclass_fields__
-        unknown = set(spec) - set(known)
-        if unknown or not spec.get("name") or not spec.get("host"):
-            raise InvalidInput(detail="each [[printers]] needs name and host and knows only "
-                                      f"{', '.join(known)}; got {', '.join(sorted(spec))}")
-        cfg = cls(**{**spec, "stations": tuple(spec.get("stations", ()))})
-        if cfg.confirm not in ("status", "none") or cfg.dpmm not in (6, 8, 12, 24) or \
-                cfg.retries < 0 or cfg.timeout_s <= 0 or cfg.backoff_s < 0:
-            raise InvalidInput(detail=f"printer {cfg.name}: confirm is status or none, dpmm 6, "
-                                      "8, 12 or 24, retries >= 0, timeout_s > 0, backoff_s >= 0")
-        return cfg
-
 
 @dataclass
 class Job:
@@ -273,10 +258,9 @@ class Printers:
         self.queues = {c.name: PrintQueue(c, send) for c in configs}
 
     @classmethod
-    def from_settings(cls, settings: dict, **kwargs) -> "Printers":
-        """The printers of config/station.toml's [[printers]]."""
-        return cls([PrinterConfig.from_settings(s) for s in settings.get("printers", [])],
-                   **kwargs)
+    def from_settings(cls, settings, **kwargs) -> "Printers":
+        """The printers of config/station.toml's [[printers]] (checked by station.config)."""
+        return cls([PrinterConfig(**dict(p)) for p in settings.printers], **kwargs)
 
     def choose(self, printer: str | None = None, station: str | None = None) -> PrintQueue:
         """The named printer, else the station's, else the only one; or NO_PRINTER."""
