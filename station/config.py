@@ -24,7 +24,7 @@ from station.i18n import LANGUAGES
 from station.line import scanning
 from station.line.codes import DEFAULT_KINDS, LabelRules
 from station.line.state import StateRules
-from station.mqtt import MqttConfig
+from station.mqtt.config import MqttConfig
 from station.quality.fct import DEFECTS, FctRules
 from station.readiness import interlock
 from station.shipping.printing import PrinterConfig
