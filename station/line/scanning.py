@@ -12,6 +12,7 @@ from sqlmodel import Session, func, or_, select
 from station import events, people
 from station.db import Prepared, WriteTx, connection, orm
 from station.errors import (
+    N_,
     AlreadyDone,
     InvalidCode,
     InvalidInput,
@@ -59,11 +60,11 @@ def scan(session: Session | WriteTx, station_id: str, raw, user: User, scan_id=N
     people.require(user, "floor")
     rules = rules or ScanRules()
     if scan_id is not None and (not isinstance(scan_id, str) or not SCAN_ID.match(scan_id)):
-        raise InvalidInput(detail="scan_id must be 1 to 64 letters, digits, '_', '.', ':' or '-'")
+        raise InvalidInput(N_("scan_id must be 1 to 64 letters, digits, '_', '.', ':' or '-'"))
     try:
         code = normalise(raw, rules.max_length, rules.allowed)
     except BadCode as e:
-        raise InvalidCode(reason=str(e)) from None
+        raise InvalidCode(reason=e.args[0]) from None
     conn = connection(session)  # the statements of every scan run without the ORM
     if scan_id and (answer := _receipt(conn, scan_id)):
         return answer
@@ -76,8 +77,7 @@ def scan(session: Session | WriteTx, station_id: str, raw, user: User, scan_id=N
     done = [_check_board(session, board, route) for board in boards]
     red = [item for item in interlock.judge(facts, rules.ready_rules) if not item["ready"]]
     if red:
-        raise NotReady(order=order.number, items=", ".join(i["message"] for i in red),
-                       item_codes=[i["item"] for i in red], codes=[i["code"] for i in red])
+        raise NotReady(order.number, red)
     index = _common_step(boards, done, route, step)
     try:
         answer = _pass_step(session, conn, boards, order, station_id, step, index, user, code,
