@@ -1,5 +1,6 @@
 # Two commands do everything on a fresh Debian/Ubuntu machine with Python 3.11:
 #   make run    the station at http://127.0.0.1:5000 with the demo line
+#   (make install alone: the dependencies and the compiled translations)
 #   make test   every test (installs Mosquitto and Chromium from the system's packages if missing)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -8,7 +9,10 @@ PY     := $(VENV)/bin/python
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 
-.PHONY: run test lint bench system-test-deps clean
+# The catalogues are compiled here, at install, not by the app into its package at start-up.
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard station/translations/*/LC_MESSAGES/messages.po))
+
+.PHONY: install run test lint bench system-test-deps clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"' \
@@ -25,14 +29,19 @@ $(VENV)/.test-deps: requirements.txt requirements-dev.txt | $(PY)
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@ $(VENV)/.run-deps
 
-run: $(VENV)/.run-deps
+%.mo: %.po | $(VENV)/.run-deps
+	$(VENV)/bin/pybabel compile --statistics -i $< -o $@
+
+install: $(VENV)/.run-deps $(CATALOGUES)
+
+run: install
 	$(PY) run.py --demo
 
 system-test-deps:
 	@command -v mosquitto >/dev/null && { test -x /usr/bin/chromium || command -v chromium >/dev/null; } \
 	  || { $(APT) update && $(APT) install -y mosquitto chromium; }
 
-test: $(VENV)/.test-deps system-test-deps
+test: $(VENV)/.test-deps install system-test-deps
 	$(PY) -m ruff check station tests bench run.py
 	$(PY) -m pytest
 
@@ -40,4 +49,4 @@ bench: $(VENV)/.test-deps
 	for b in bench/*.py; do case $$b in */floor_app.py|*/lean_app.py) ;; *) $(PY) $$b ;; esac; done
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache $(CATALOGUES)

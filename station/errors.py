@@ -1,9 +1,52 @@
-"""Errors named for the floor; each has a code, an HTTP status, a message and what to do."""
+"""Errors named for the floor; each has a code, an HTTP status, a message and what to do.
+
+Texts for people are message ids with parameters, said in the reader's language at the edge
+(routes, templates, JSON); the rules here stay free of Flask.
+"""
 
 
 def N_(text: str) -> str:
     """Mark a text for translation; it is translated where it is shown."""
     return text
+
+
+class Text(str):
+    """A sentence for a person: the English text as a str, keeping its message id and
+    parameters so the edge can say it in the reader's language."""
+
+    def __new__(cls, msgid: str, **params):
+        text = super().__new__(cls, _fill(msgid, params))
+        text.msgid, text.params = msgid, params
+        return text
+
+    def __reduce__(self):
+        return _text, (self.msgid, self.params)
+
+    def say(self, translate=lambda s: s) -> str:
+        """The text translated by `translate`, its parameters too."""
+        return _fill(translate(self.msgid), self.params, translate)
+
+
+def _text(msgid: str, params: dict) -> Text:
+    return Text(msgid, **params)
+
+
+# Translators: joins two sentences of a list (Chinese sentences need no space between them).
+SENTENCES = N_("{sentence} {next}")
+
+
+def say(value, translate=lambda s: s):
+    """A parameter as the reader sees it: a Text translated, a list of them joined, others as
+    they are (numbers keep their format specs)."""
+    if isinstance(value, Text):
+        return value.say(translate)
+    if isinstance(value, list | tuple):
+        said = [str(say(v, translate)) for v in value]
+        joined = said[0] if said else ""
+        for sentence in said[1:]:
+            joined = _fill(translate(SENTENCES), {"sentence": joined, "next": sentence})
+        return joined
+    return value
 
 
 class StationError(Exception):
@@ -23,11 +66,19 @@ class StationError(Exception):
 
     def text(self, translate=lambda s: s) -> str:
         """The message, translated by `translate` and filled in with the parameters."""
-        return _fill(translate(self.message), self.params)
+        return _fill(translate(self.message), self.params, translate)
 
     def advice(self, translate=lambda s: s) -> str:
         """What the person should do next, translated and filled in."""
-        return _fill(translate(self.todo), self.params) if self.todo else ""
+        return _fill(translate(self.todo), self.params, translate) if self.todo else ""
+
+    def reasons(self) -> list:
+        """The sentences a screen lists one per line under its headline (none by default)."""
+        return []
+
+    def headline(self, translate=lambda s: s) -> str:
+        """The message a screen shows above its reasons."""
+        return self.text(translate)
 
     def body(self, translate=lambda s: s) -> dict:
         """The JSON error body of the API."""
@@ -42,9 +93,9 @@ class StationError(Exception):
         return {}
 
 
-def _fill(template: str, params: dict) -> str:
+def _fill(template: str, params: dict, translate=lambda s: s) -> str:
     try:
-        return template.format(**params)
+        return template.format(**{k: say(v, translate) for k, v in params.items()})
     except (KeyError, IndexError, ValueError):
         return template
 
@@ -105,13 +156,24 @@ class Conflict(StationError):
 
 
 class NotReady(StationError):
+    """The order's readiness is not green: its red items, each with its own sentence."""
+
     code = "NOT_READY"
-    message = N_("Order {order} is not ready: {items}.")
+    message = N_("Order {order} is not ready: {items}")
     todo = N_("Open the order's readiness screen and make every item green.")
 
+    def __init__(self, order: str, red: list[dict]):
+        super().__init__(order=order, items=[i["message"] for i in red],
+                         item_codes=[i["item"] for i in red], codes=[i["code"] for i in red])
+
     def extra(self):
-        return {"items": self.params.get("item_codes", []),
-                "codes": self.params.get("codes", [])}
+        return {"items": self.params["item_codes"], "codes": self.params["codes"]}
+
+    def reasons(self) -> list:
+        return self.params["items"]
+
+    def headline(self, translate=lambda s: s) -> str:
+        return _fill(translate(N_("Order {order} is not ready:")), self.params)
 
 
 class OutOfSequence(StationError):

@@ -1,14 +1,16 @@
 """Operator languages: English and Simplified Chinese, chosen per user, then per station."""
 
+import logging
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from flask import current_app, g, request
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, gettext
+
+from station.errors import say
 
 LANGUAGES = {"en": "English", "zh_CN": "简体中文"}
 CATALOGUES = Path(__file__).resolve().parent / "translations"
+log = logging.getLogger(__name__)
 
 
 def select_locale() -> str:
@@ -20,22 +22,29 @@ def select_locale() -> str:
     return current_app.config["SETTINGS"].site.language
 
 
-def compile_catalogues(folder: Path = CATALOGUES) -> None:
-    """Compile each .po newer than its .mo, so a clean clone needs no build step."""
-    for po in folder.glob("*/LC_MESSAGES/messages.po"):
+def tr(value):
+    """A domain Text (or a list of them) in the reader's language; any other value as it is."""
+    return say(value, gettext)
+
+
+def missing_catalogues(folder: Path = CATALOGUES) -> list[Path]:
+    """The catalogues whose compiled .mo is missing or older than the .po."""
+    missing = []
+    for po in sorted(folder.glob("*/LC_MESSAGES/messages.po")):
         mo = po.with_suffix(".mo")
-        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-            continue
-        with po.open("rb") as f:
-            catalogue = read_po(f, locale=po.parent.parent.name)
-        tmp = mo.with_suffix(".mo.tmp")
-        with tmp.open("wb") as f:
-            write_mo(f, catalogue)
-        tmp.replace(mo)
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            missing.append(po)
+    return missing
 
 
 def init_app(app) -> None:
-    """Set up Flask-Babel with the station's catalogues."""
-    compile_catalogues()
+    """Set up Flask-Babel with the station's catalogues (compiled at install: make install)."""
+    for po in missing_catalogues():
+        # Compiled by `make install` (pybabel compile); without it the screens fall back to
+        # English rather than writing into the installed package at start-up.
+        log.warning("translations: %s is not compiled (or older than its .po); %s screens "
+                    "show English until `make install` (pybabel compile -d station/translations) "
+                    "runs", po, po.parent.parent.name)
     Babel(app, locale_selector=select_locale, default_translation_directories=str(CATALOGUES))
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, get_locale=get_locale)
+    app.jinja_env.filters["tr"] = tr

@@ -8,15 +8,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from sqlalchemy import create_engine, text
 from sqlmodel import Session, select
 from waitress import wasyncore
 from waitress.server import create_server
 
 from station import config, create_app, demo, masterdata, people
+from station.i18n import missing_catalogues
 from station.models import Board, User
 
 PEPPER = "test-pepper"
+
+
+def pytest_sessionstart(session):
+    """The catalogues compiled as `make install` compiles them, so pytest alone shows Chinese."""
+    for po in missing_catalogues():
+        with po.open("rb") as f:
+            catalogue = read_po(f, locale=po.parent.parent.name)
+        with po.with_suffix(".mo").open("wb") as f:
+            write_mo(f, catalogue)
 # scrypt costs ~0.15 s a hash; the tests make hundreds of users, so they hash cheaply.
 people.HASH_METHOD = "pbkdf2:sha256:1000"
 ROUTE = ["PRINT", "SPI", "PLACE", "REFLOW", "AOI", "FCT", "QA", "PACK"]

@@ -17,6 +17,8 @@ from biip.gs1_element_strings import GS1ElementString
 from biip.gs1_messages import GS1Message
 from biip.gtin import Gtin
 
+from station.errors import N_, Text
+
 AIM_PREFIX = re.compile(r"^\][A-Za-z][0-9A-Za-z]")
 RAW_LIMIT = 1024  # anything longer is not a label, whatever the configured cap
 BIDI = {"\u061c", "\u200e", "\u200f", *map(chr, range(0x202A, 0x202F)),
@@ -62,15 +64,20 @@ DEFAULT_KINDS = {
 
 
 class BadCode(ValueError):
-    """The raw text is not an acceptable code; the message says why."""
+    """The raw text is not an acceptable code; the message (a Text) says why."""
+
+
+def _too_long(length: int, max_length: int) -> Text:
+    return Text(N_("it is {length} characters long; a label has at most {max_length}"),
+                length=length, max_length=max_length)
 
 
 def normalise(raw, max_length: int = 64, allowed: re.Pattern = DEFAULT_ALLOWED) -> str:
     """The code inside a raw scan, or BadCode naming what is wrong with it."""
     if not isinstance(raw, str):
-        raise BadCode("the code must be text")
+        raise BadCode(Text(N_("the code must be text")))
     if len(raw) > RAW_LIMIT:
-        raise BadCode(f"it is {len(raw)} characters long; a label has at most {max_length}")
+        raise BadCode(_too_long(len(raw), max_length))
     code = raw.strip(" \t\r\n")
     code = AIM_PREFIX.sub("", code, count=1)
     return check_plain(code, max_length, allowed)
@@ -79,17 +86,19 @@ def normalise(raw, max_length: int = 64, allowed: re.Pattern = DEFAULT_ALLOWED) 
 def check_plain(code: str, max_length: int = 64, allowed: re.Pattern = DEFAULT_ALLOWED) -> str:
     """The code itself if it is a clean plain label, or BadCode naming what is wrong."""
     if not code:
-        raise BadCode("it is empty")
+        raise BadCode(Text(N_("it is empty")))
     for pos, ch in enumerate(code, 1):
         if ch in BIDI:
-            raise BadCode(f"it holds a text-direction override (U+{ord(ch):04X}) at {pos}")
+            raise BadCode(Text(N_("it holds a text-direction override ({char}) at {pos}"),
+                                char=f"U+{ord(ch):04X}", pos=pos))
         if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
-            raise BadCode(f"it holds a control character (U+{ord(ch):04X}) at {pos}")
+            raise BadCode(Text(N_("it holds a control character ({char}) at {pos}"),
+                                char=f"U+{ord(ch):04X}", pos=pos))
     if len(code) > max_length:
-        raise BadCode(f"it is {len(code)} characters long; a label has at most {max_length}")
+        raise BadCode(_too_long(len(code), max_length))
     if not allowed.match(code):
         bad = next((c for c in code if not re.match(r"[A-Za-z0-9._/-]", c)), code[:1])
-        raise BadCode(f"the character {bad!r} is not allowed in a label")
+        raise BadCode(Text(N_("the character {char} is not allowed in a label"), char=repr(bad)))
     return code
 
 

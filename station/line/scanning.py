@@ -10,6 +10,7 @@ from sqlmodel import Session, func, or_, select
 
 from station import events, people
 from station.errors import (
+    N_,
     AlreadyDone,
     InvalidCode,
     InvalidInput,
@@ -57,11 +58,11 @@ def scan(session: Session, station_id: str, raw, user: User, scan_id=None,
     people.require(user, "floor")
     rules = rules or ScanRules()
     if scan_id is not None and (not isinstance(scan_id, str) or not SCAN_ID.match(scan_id)):
-        raise InvalidInput(detail="scan_id must be 1 to 64 letters, digits, '_', '.', ':' or '-'")
+        raise InvalidInput(N_("scan_id must be 1 to 64 letters, digits, '_', '.', ':' or '-'"))
     try:
         code = normalise(raw, rules.max_length, rules.allowed)
     except BadCode as e:
-        raise InvalidCode(reason=str(e)) from None
+        raise InvalidCode(reason=e.args[0]) from None
     if scan_id and (answer := _receipt(session, scan_id)):
         return answer
     boards = _boards_for(session, code, station_id)
@@ -73,8 +74,7 @@ def scan(session: Session, station_id: str, raw, user: User, scan_id=None,
     done = [_check_board(session, board, route) for board in boards]
     red = [item for item in interlock.judge(facts, rules.ready_rules) if not item["ready"]]
     if red:
-        raise NotReady(order=order.number, items=", ".join(i["message"] for i in red),
-                       item_codes=[i["item"] for i in red], codes=[i["code"] for i in red])
+        raise NotReady(order.number, red)
     index = _common_step(boards, done, route, step)
     try:
         answer = _pass_step(session, boards, order, station_id, step, index, user, code,

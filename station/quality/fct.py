@@ -12,12 +12,14 @@ from sqlmodel import Session, func, select
 
 from station import events, people
 from station.errors import (
+    N_,
     InvalidInput,
     NeedsRepair,
     NeedsTest,
     OnHold,
     OutOfSequence,
     StationError,
+    Text,
     UnknownBoard,
     UnknownStation,
     WrongStation,
@@ -45,12 +47,12 @@ DEFECTS = {"SHORT": "solder short / bridge", "OPEN": "open joint", "MISSING": "m
 
 class BoardScrapped(StationError):
     code = "BOARD_SCRAPPED"
-    message = "Board {serial} was scrapped: {reason}."
-    todo = "Take it off the line; it must not be built on."
+    message = N_("Board {serial} was scrapped: {reason}.")
+    todo = N_("Take it off the line; it must not be built on.")
 
 
 class RetestLimit(NeedsRepair):
-    message = "Board {serial} failed {fails} times without repair: repair is forced."
+    message = N_("Board {serial} failed {fails} times without repair: repair is forced.")
 
 
 @dataclass
@@ -136,7 +138,8 @@ def _when(value, what: str) -> datetime | None:
     except ValueError:
         when = None
     if when is None:
-        raise InvalidInput(detail=f"{what} must be an ISO 8601 time such as 2026-01-01T08:00:00Z")
+        raise InvalidInput(N_("{what} must be an ISO 8601 time such as 2026-01-01T08:00:00Z"),
+                           what=what)
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
@@ -144,7 +147,8 @@ def _text(value, what: str, limit: int) -> str:
     if value is None:
         return ""
     if not isinstance(value, str) or len(value) > limit:
-        raise InvalidInput(detail=f"{what} must be a text of at most {limit} characters")
+        raise InvalidInput(N_("{what} must be a text of at most {limit} characters"), what=what,
+                           limit=limit)
     return value
 
 
@@ -152,7 +156,7 @@ def _limit(value, what: str):
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInput(detail=f"{what} must be a number")
+        raise InvalidInput(N_("{what} must be a number"), what=what)
     return value
 
 
@@ -161,20 +165,20 @@ def clean_measurements(items) -> list[dict]:
     if items is None:
         return []
     if not isinstance(items, list) or len(items) > 5000:
-        raise InvalidInput(detail="measurements must be a list (at most 5000)")
+        raise InvalidInput(N_("measurements must be a list (at most 5000)"))
     out = []
     for m in items:
         if not isinstance(m, dict) or not isinstance(m.get("name"), str) or not m["name"]:
-            raise InvalidInput(detail="each measurement needs a name")
+            raise InvalidInput(N_("each measurement needs a name"))
         value = m.get("value")
         if not (value is None or isinstance(value, bool | int | float) or
                 (isinstance(value, str) and len(value) <= 200)):
-            raise InvalidInput(detail=f"measurement {m['name'][:40]}: value must be a number, "
-                                      "a boolean or a short text")
+            raise InvalidInput(N_("measurement {name}: value must be a number, a boolean or a "
+                                  "short text"), name=m["name"][:40])
         outcome = m.get("outcome")
         if outcome is not None and outcome not in OUTCOMES:
-            raise InvalidInput(detail=f"measurement {m['name'][:40]}: outcome must be "
-                                      "pass, fail or error")
+            raise InvalidInput(N_("measurement {name}: outcome must be pass, fail or error"),
+                               name=m["name"][:40])
         out.append({"name": m["name"][:100], "value": value, "unit": _text(m.get("unit"), "unit",
                                                                             32),
                     "low": _limit(m.get("low"), f"measurement {m['name'][:40]}: low"),
@@ -191,9 +195,9 @@ def record_result(session: Session, by: User, serial, station_id, outcome, *, pr
     people.require(by, "floor")
     rules = rules or FctRules()
     if outcome not in OUTCOMES:
-        raise InvalidInput(detail="outcome must be pass, fail or error")
+        raise InvalidInput(N_("outcome must be pass, fail or error"))
     if defect_code is not None and defect_code not in rules.defect_codes:
-        raise InvalidInput(detail=f"unknown defect code {str(defect_code)[:32]!r}")
+        raise InvalidInput(N_("unknown defect code {code}"), code=repr(str(defect_code)[:32]))
     fields = {"program": _text(program, "program", 64),
               "program_version": _text(program_version, "program_version", 32),
               "fixture": _text(fixture, "fixture", 64),
@@ -201,7 +205,7 @@ def record_result(session: Session, by: User, serial, station_id, outcome, *, pr
               "ended_at": _when(ended_at, "ended_at"),
               "measurements": clean_measurements(measurements)}
     if fields["started_at"] and fields["ended_at"] and fields["ended_at"] < fields["started_at"]:
-        raise InvalidInput(detail="ended_at must not be before started_at")
+        raise InvalidInput(N_("ended_at must not be before started_at"))
     station = session.get(Station, station_id) if isinstance(station_id, str) else None
     if station is None:
         raise UnknownStation(station=station_id)
@@ -255,14 +259,15 @@ def record_repair(session: Session, by: User, serial, defect_code, action, locat
     rules = rules or FctRules()
     board = find_board(session, serial)
     if defect_code not in rules.defect_codes:
-        raise InvalidInput(detail=f"defect code must be one of {', '.join(rules.defect_codes)}")
+        raise InvalidInput(N_("defect code must be one of {codes}"),
+                           codes=", ".join(rules.defect_codes))
     action, location = _text(action, "action", 200).strip(), _text(location, "location", 64)
     if not action:
-        raise InvalidInput(detail="say what was done to repair the board")
+        raise InvalidInput(N_("say what was done to repair the board"))
     state = test_state(session, board)
     if state["state"] not in ("needs_repair",):
-        raise InvalidInput(detail=f"board {board.serial} is {state['state']}, not waiting for "
-                                  "repair")
+        raise InvalidInput(N_("board {serial} is {state}, not waiting for repair"),
+                           serial=board.serial, state=state["state"])
     repair = Repair(board_id=board.id, attempt_id=state["last"].id, defect_code=defect_code,
                     location=location.strip(), action=action, user_id=by.id)
     session.add(repair)
@@ -279,9 +284,9 @@ def scrap(session: Session, by: User, serial, reason) -> Scrap:
     people.require(by, "scrap")
     board = find_board(session, serial)
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
-        raise InvalidInput(detail="scrapping a board needs a reason of 1 to 500 characters")
+        raise InvalidInput(N_("scrapping a board needs a reason of 1 to 500 characters"))
     if session.get(Scrap, board.id) is not None:
-        raise InvalidInput(detail=f"board {board.serial} is already scrapped")
+        raise InvalidInput(N_("board {serial} is already scrapped"), serial=board.serial)
     row = Scrap(board_id=board.id, reason=reason.strip(), user_id=by.id)
     session.add(row)
     packed = session.get(BoxBoard, board.id)
@@ -304,10 +309,10 @@ def import_openhtf(session: Session, by: User, data: bytes, station_id,
     try:
         record = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise InvalidInput(detail="not an OpenHTF JSON test record: the file is not JSON") \
+        raise InvalidInput(N_("not an OpenHTF JSON test record: the file is not JSON")) \
             from None
     if not isinstance(record, dict) or not isinstance(record.get("dut_id"), str):
-        raise InvalidInput(detail="not an OpenHTF JSON test record: no dut_id")
+        raise InvalidInput(N_("not an OpenHTF JSON test record: no dut_id"))
     outcome = {"PASS": "pass", "FAIL": "fail"}.get(record.get("outcome"), "error")
     meta = record.get("metadata") or {}
     return record_result(
@@ -363,10 +368,10 @@ def import_csv(session: Session, by: User, data: bytes, station_id,
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InvalidInput(detail="the CSV is not UTF-8 text") from None
+        raise InvalidInput(N_("the CSV is not UTF-8 text")) from None
     rows = list(csv.DictReader(io.StringIO(text)))
     if not rows or not all(c in rows[0] for c in CSV_COLUMNS):
-        raise InvalidInput(detail="the CSV needs a header with at least serial and outcome")
+        raise InvalidInput(N_("the CSV needs a header with at least serial and outcome"))
     sha, out = _sha(data), []
     for n, row in enumerate(rows, 2):
         try:
@@ -380,6 +385,7 @@ def import_csv(session: Session, by: User, data: bytes, station_id,
                 rules=rules, commit=False))
         except StationError as err:
             session.rollback()
-            raise InvalidInput(detail=f"row {n}: {err.text()}") from None
+            raise InvalidInput(N_("row {row}: {error}"), row=n,
+                               error=Text(err.message, **err.params)) from None
     session.commit()
     return out

@@ -3,7 +3,7 @@
 from sqlmodel import Session, and_, or_, select
 
 from station import events, people
-from station.errors import InvalidInput, NotFound
+from station.errors import N_, InvalidInput, NotFound, Text
 from station.masterdata import find_order
 from station.models import Board, Hold, User, WorkOrder, utcnow
 
@@ -31,7 +31,7 @@ def place_hold(session: Session, by: User, number: str, reason, serial: str | No
     """QA holds an order, or one board of it, with a reason."""
     people.require(by, "hold")
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
-        raise InvalidInput(detail="a hold needs a reason of 1 to 500 characters")
+        raise InvalidInput(N_("a hold needs a reason of 1 to 500 characters"))
     order = find_order(session, number, lock=True)  # a release checking the order waits
     board = _board_of(session, order, serial) if serial else None
     hold = Hold(order_id=order.id, board_id=board.id if board else None,
@@ -69,5 +69,6 @@ def _board_of(session: Session, order: WorkOrder, serial: str) -> Board:
     board = session.exec(select(Board).where(Board.serial == serial,
                                              Board.order_id == order.id)).first()
     if board is None:
-        raise NotFound(what="board", key=f"{serial} in order {order.number}")
+        raise NotFound(what=Text(N_("board")), key=Text(N_("{serial} in order {order}"),
+                                                      serial=serial, order=order.number))
     return board

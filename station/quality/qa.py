@@ -7,7 +7,7 @@ from collections import Counter
 from sqlmodel import Session, select
 
 from station import events, people
-from station.errors import BadCredentials, InvalidInput, StationError
+from station.errors import N_, BadCredentials, InvalidInput, StationError, Text
 from station.masterdata import find_order
 from station.models import Board, Repair, Signoff, User, WorkOrder, iso
 from station.quality import fct
@@ -17,8 +17,8 @@ MEANINGS = ("Approved: functional test results", "Reviewed: functional test resu
 
 class NotAllPassed(StationError):
     code = "NOT_ALL_PASSED"
-    message = "{detail}"
-    todo = "Test, repair and retest until every board of the order has a final pass."
+    message = N_("Order {order}: {why}")
+    todo = N_("Test, repair and retest until every board of the order has a final pass.")
 
 
 def board_results(session: Session, order: WorkOrder) -> list[dict]:
@@ -48,23 +48,24 @@ def results_hash(results: list[dict]) -> str:
                           .encode()).hexdigest()
 
 
-def passed_check(order: WorkOrder, results: list[dict]) -> str | None:
+def passed_check(order: WorkOrder, results: list[dict]) -> Text | None:
     """Why not every board of the order has a final pass, or None when all have."""
     live = [b for b in results if not b["scrapped"]]
     passed = sum(1 for b in live if b["state"] == "passed")
     waiting = [b["serial"] for b in live if b["state"] != "passed"]
     if waiting:
-        return (f"{len(waiting)} board(s) without a final pass: " + ", ".join(waiting[:5]) +
-                ("…" if len(waiting) > 5 else ""))
+        return Text(N_("{count} board(s) without a final pass: {serials}."), count=len(waiting),
+                    serials=", ".join(waiting[:5]) + ("…" if len(waiting) > 5 else ""))
     if passed < order.quantity:
-        return f"only {passed} of {order.quantity} boards have passed"
+        return Text(N_("Only {passed} of {quantity} boards have passed."), passed=passed,
+                    quantity=order.quantity)
     return None
 
 
 class ResultsChanged(StationError):
     code = "RESULTS_CHANGED"
-    message = "The results of order {order} changed since the review was opened."
-    todo = "Review the results again, then sign."
+    message = N_("The results of order {order} changed since the review was opened.")
+    todo = N_("Review the results again, then sign.")
 
 
 def sign(session: Session, by: User, number, badge, pin, meaning, *, pepper: str,
@@ -77,15 +78,15 @@ def sign(session: Session, by: User, number, badge, pin, meaning, *, pepper: str
     people.require(by, "signoff")
     order = find_order(session, number)
     if not isinstance(meaning, str) or not meaning.strip() or len(meaning) > 200:
-        raise InvalidInput(detail="a signature needs its meaning, such as "
-                                  f"\"{MEANINGS[0]}\"")
+        raise InvalidInput(N_("a signature needs its meaning, such as \"{meaning}\""),
+                           meaning=MEANINGS[0])
     signer = people.check_badge(session, badge, pin, pepper=pepper, lock_after=lock_after)
     if signer.id != by.id:
         raise BadCredentials(limit=lock_after)  # one may only sign as oneself
     results = board_results(session, order)
     why = passed_check(order, results)
     if why:
-        raise NotAllPassed(detail=f"Order {order.number}: {why}.")
+        raise NotAllPassed(order=order.number, why=why)
     if reviewed_hash and reviewed_hash != results_hash(results):
         raise ResultsChanged(order=order.number)
     row = Signoff(order_id=order.id, user_id=signer.id, printed_name=signer.full_name,

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
+from station.errors import N_, Text
 from station.models import (
     DataPackage,
     PcbAllocation,
@@ -23,7 +24,7 @@ from station.models import (
     WorkOrder,
     utcnow,
 )
-from station.readiness import pcb_lots
+from station.readiness import pcb_lots, stencils
 
 ITEMS = ("data_package", "stencil", "profile_board", "blank_pcbs")  # in the order shown
 
@@ -98,7 +99,8 @@ def facts(session: Session, order_id: int) -> Facts:
     return found
 
 
-def _item(item: str, code: str | None, message: str, todo: str = "", warning: str = "") -> dict:
+def _item(item: str, code: str | None, message: Text, todo: Text | str = "",
+          warning: Text | str = "") -> dict:
     entry = {"item": item, "ready": code is None, "code": code, "message": message, "todo": todo}
     if warning:
         entry["warning"] = warning
@@ -110,67 +112,84 @@ def data_package_item(f: Facts) -> dict:
     o = f.order
     if o.package_id is None:
         return _item("data_package", "NO_DATA_PACKAGE",
-                     f"No data package for {o.code} rev {o.revision}.",
-                     "Upload the customer's Gerber zip, BOM and centroid file.")
+                     Text(N_("No data package for {product} rev {revision}."), product=o.code,
+                          revision=o.revision),
+                     Text(N_("Upload the customer's Gerber zip, BOM and centroid file.")))
     if not o.package_ready:
+        # The problems are the report's own sentences, as the data package check wrote them.
         return _item("data_package", "DATA_PACKAGE_INCOMPLETE",
-                     "Data package has problems: " + "; ".join(f.package_errors[:3]),
-                     "Ask the customer for the missing or corrected files.")
-    return _item("data_package", None, "Data package complete and consistent.")
+                     Text(N_("Data package has problems: {problems}"),
+                          problems="; ".join(f.package_errors[:3])),
+                     Text(N_("Ask the customer for the missing or corrected files.")))
+    return _item("data_package", None, Text(N_("Data package complete and consistent.")))
 
 
 def stencil_item(f: Facts, rules: Rules) -> dict:
     """Ready when the right stencil is mounted, tight, clean, whole and within its life."""
     s = f.order
-    name = s.stencil_id
+    name, prints, life = s.stencil_id, s.prints, s.life_prints
     if name is None:
-        return _item("stencil", "NO_STENCIL", "No stencil is mounted for this order.",
-                     "Scan the stencil on this screen to mount it.")
+        return _item("stencil", "NO_STENCIL", Text(N_("No stencil is mounted for this order.")),
+                     Text(N_("Scan the stencil on this screen to mount it.")))
     if s.retired_at is not None:
-        return _item("stencil", "STENCIL_RETIRED", f"Stencil {name} is retired.",
-                     "Mount another stencil of this product.")
+        return _item("stencil", "STENCIL_RETIRED", Text(N_("Stencil {name} is retired."),
+                                                        name=name),
+                     Text(N_("Mount another stencil of this product.")))
     if s.damaged:
-        return _item("stencil", "STENCIL_DAMAGED", f"Stencil {name} is damaged.",
-                     "Replace it, or inspect it again if it was repaired.")
-    if s.prints >= s.life_prints:
+        return _item("stencil", "STENCIL_DAMAGED", Text(N_("Stencil {name} is damaged."),
+                                                        name=name),
+                     Text(N_("Replace it, or inspect it again if it was repaired.")))
+    if prints >= life:
         return _item("stencil", "STENCIL_LIFE_REACHED",
-                     f"Stencil {name} has reached its life: {s.prints} of {s.life_prints} prints.",
-                     "Retire it and mount a new one.")
-    if s.prints - s.prints_at_clean >= s.clean_interval_prints:
+                     Text(N_("Stencil {name} has reached its life: {prints} of {life} prints."),
+                          name=name, prints=prints, life=life),
+                     Text(N_("Retire it and mount a new one.")))
+    if prints - s.prints_at_clean >= s.clean_interval_prints:
         return _item("stencil", "STENCIL_NEEDS_CLEANING",
-                     f"Stencil {name} needs cleaning: {s.prints - s.prints_at_clean} prints since "
-                     f"the last ({s.clean_interval_prints} allowed).", "Clean it and record it.")
+                     Text(N_("Stencil {name} needs cleaning: {since} prints since the last "
+                             "({allowed} allowed)."), name=name,
+                          since=prints - s.prints_at_clean, allowed=s.clean_interval_prints),
+                     Text(N_("Clean it and record it.")))
     if s.tension_id is None:
-        return _item("stencil", "STENCIL_NOT_MEASURED", f"Stencil {name} has no tension reading.",
-                     f"Measure its tension at {rules.tension_points} points at least.")
+        return _item("stencil", "STENCIL_NOT_MEASURED",
+                     Text(N_("Stencil {name} has no tension reading."), name=name),
+                     Text(N_("Measure its tension at {points} points at least."),
+                          points=rules.tension_points))
     if not s.tension_passed:
-        return _item("stencil", "STENCIL_TENSION_LOW", f"Stencil {name}: {s.tension_note}.",
-                     "Retension or replace the stencil, then measure again.")
+        return _item("stencil", "STENCIL_TENSION_LOW",
+                     Text(N_("Stencil {name}: {note}."), name=name,
+                          note=stencils.tension_note(s.tension_note)),
+                     Text(N_("Retension or replace the stencil, then measure again.")))
     warning = ""
-    if s.prints >= s.life_prints * rules.life_warning_pct / 100:
-        warning = f"{s.prints} of {s.life_prints} prints used: order its replacement."
-    return _item("stencil", None, f"Stencil {name} ready ({s.prints}/{s.life_prints} prints).",
-                 warning=warning)
+    if prints >= life * rules.life_warning_pct / 100:
+        warning = Text(N_("{prints} of {life} prints used: order its replacement."),
+                       prints=prints, life=life)
+    return _item("stencil", None, Text(N_("Stencil {name} ready ({prints}/{life} prints)."),
+                                       name=name, prints=prints, life=life), warning=warning)
 
 
 def profile_item(f: Facts, rules: Rules, now: datetime) -> dict:
     """Ready when the latest profile run of the product on the order's paste passed (or warned)
     within the validity window; a newer failing run puts the oven in doubt again."""
     run = f.order
-    todo = f"Run a profile board of this product through the oven with paste {run.paste}."
+    todo = Text(N_("Run a profile board of this product through the oven with paste {paste}."),
+                paste=run.paste)
     if run.run_id is None:
         return _item("profile_board", "NO_PROFILE_RUN",
-                     f"No profile run of this product on paste {run.paste}.", todo)
+                     Text(N_("No profile run of this product on paste {paste}."),
+                          paste=run.paste), todo)
     if run.verdict not in ("PASS", "WARN"):
         return _item("profile_board", "PROFILE_FAILED",
-                     f"The latest profile run #{run.run_id} is {run.verdict}.", todo)
+                     Text(N_("The latest profile run #{run} is {verdict}."), run=run.run_id,
+                          verdict=run.verdict), todo)
     if run.recorded_at < now - timedelta(hours=rules.profile_validity_hours):
         return _item("profile_board", "PROFILE_EXPIRED",
-                     f"The last profile run #{run.run_id} is older than "
-                     f"{rules.profile_validity_hours:g} h.", todo)
+                     Text(N_("The last profile run #{run} is older than {hours:g} h."),
+                          run=run.run_id, hours=rules.profile_validity_hours), todo)
     return _item("profile_board", None,
-                 f"Profile run #{run.run_id} on {run.profile_board_id}: {run.verdict}, "
-                 f"PWI {run.pwi:.0f} %.")
+                 Text(N_("Profile run #{run} on {board}: {verdict}, PWI {pwi:.0f} %."),
+                      run=run.run_id, board=run.profile_board_id, verdict=run.verdict,
+                      pwi=run.pwi))
 
 
 def pcb_item(f: Facts, rules: Rules, now: datetime) -> dict:
@@ -179,26 +198,32 @@ def pcb_item(f: Facts, rules: Rules, now: datetime) -> dict:
         ends = pcb_lots.floor_life_ends(lot, rules.floor_life_hours)
         if ends is not None and ends < now:
             return _item("blank_pcbs", "PCB_FLOOR_LIFE",
-                         f"Lot {lot.lot} is past its floor life since "
-                         f"{ends:%Y-%m-%d %H:%M} UTC.", "Bake the lot and record the bake.")
+                         Text(N_("Lot {lot} is past its floor life since {ends} UTC."),
+                              lot=lot.lot, ends=f"{ends:%Y-%m-%d %H:%M}"),
+                         Text(N_("Bake the lot and record the bake.")))
     have, need = sum(lot.quantity for lot in f.lots), f.order.quantity
     if have < need:
-        return _item("blank_pcbs", "PCB_SHORT", f"{have} of {need} blank PCBs allocated.",
-                     "Scan a PCB lot label on this screen to allocate it.")
-    return _item("blank_pcbs", None, f"{have} blank PCBs allocated for {need} boards.")
+        return _item("blank_pcbs", "PCB_SHORT",
+                     Text(N_("{have} of {need} blank PCBs allocated."), have=have, need=need),
+                     Text(N_("Scan a PCB lot label on this screen to allocate it.")))
+    return _item("blank_pcbs", None, Text(N_("{have} blank PCBs allocated for {need} boards."),
+                                          have=have, need=need))
 
 
 def judge(f: Facts, rules: Rules | None = None, now: datetime | None = None) -> list[dict]:
     """The four items, each ready or not with its reason and what to do."""
     rules, now = rules or Rules(), now or utcnow()
-    not_needed = "Not needed: the route has no {} step."
     route = f.order.route
+
+    def not_needed(step: str) -> Text:
+        return Text(N_("Not needed: the route has no {step} step."), step=step)
+
     return [
         data_package_item(f),
-        stencil_item(f, rules) if "PRINT" in route
-        else _item("stencil", None, not_needed.format("PRINT")),
+        stencil_item(f, rules) if "PRINT" in route else _item("stencil", None,
+                                                              not_needed("PRINT")),
         profile_item(f, rules, now) if "REFLOW" in route
-        else _item("profile_board", None, not_needed.format("REFLOW")),
+        else _item("profile_board", None, not_needed("REFLOW")),
         pcb_item(f, rules, now),
     ]
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, func, select
 
 from station import events, people
-from station.errors import Conflict, InvalidInput, NotFound, StationError
+from station.errors import N_, Conflict, InvalidInput, NotFound, StationError, Text
 from station.masterdata import find_order, find_product
 from station.models import PcbAllocation, PcbLot, Product, User, WorkOrder, utcnow
 
@@ -15,27 +15,27 @@ LOT = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$"
 
 class NotEnoughBoards(StationError):
     code = "NOT_ENOUGH_PCBS"
-    message = "Lot {lot} has {left} boards left, not {asked}."
-    todo = "Allocate the rest from another lot of this product revision."
+    message = N_("Lot {lot} has {left} boards left, not {asked}.")
+    todo = N_("Allocate the rest from another lot of this product revision.")
 
 
 class AllAllocated(StationError):
     code = "ALREADY_ALLOCATED"
-    message = "Order {order} already has all {quantity} blank PCBs it needs."
-    todo = "Nothing more to allocate: the order's blank PCBs are covered."
+    message = N_("Order {order} already has all {quantity} blank PCBs it needs.")
+    todo = N_("Nothing more to allocate: the order's blank PCBs are covered.")
 
 
 def find_lot(session: Session, lot) -> PcbLot:
     """The PCB lot, or NOT_FOUND."""
     row = session.get(PcbLot, lot) if isinstance(lot, str) else None
     if row is None:
-        raise NotFound(what="PCB lot", key=lot)
+        raise NotFound(what=Text(N_("PCB lot")), key=lot)
     return row
 
 
 def _quantity(value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 10**6:
-        raise InvalidInput(detail="quantity must be a whole number from 1 to 1000000")
+        raise InvalidInput(N_("quantity must be a whole number from 1 to 1000000"))
     return value
 
 
@@ -44,14 +44,14 @@ def register_lot(session: Session, by: User, lot, product, revision, quantity,
     """Register a lot of blank PCBs (from its label): product revision, quantity, floor life."""
     people.require(by, "master_data")
     if not isinstance(lot, str) or not re.match(LOT, lot):
-        raise InvalidInput(detail="lot must be 1 to 64 letters, digits, '.', '_', '/' or '-'")
+        raise InvalidInput(N_("lot must be 1 to 64 letters, digits, '.', '_', '/' or '-'"))
     quantity = _quantity(quantity)
     if floor_life_hours is not None and (isinstance(floor_life_hours, bool) or not isinstance(
             floor_life_hours, int | float) or not 0 < floor_life_hours <= 10**5):
-        raise InvalidInput(detail="floor_life_hours must be a positive number of hours")
+        raise InvalidInput(N_("floor_life_hours must be a positive number of hours"))
     prod = find_product(session, product, revision)
     if session.get(PcbLot, lot):
-        raise Conflict(what="PCB lot", key=lot)
+        raise Conflict(what=Text(N_("PCB lot")), key=lot)
     row = PcbLot(lot=lot, product_id=prod.id, quantity=quantity, opened_at=opened_at,
                  floor_life_hours=floor_life_hours)
     session.add(row)
@@ -79,7 +79,7 @@ def bake_lot(session: Session, by: User, lot, hours, temperature_C) -> PcbLot:
     row = find_lot(session, lot)
     for name, value, top in (("hours", hours, 100), ("temperature_C", temperature_C, 200)):
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= top:
-            raise InvalidInput(detail=f"{name} must be a number from 0 to {top}")
+            raise InvalidInput(N_("{name} must be a number from 0 to {top}"), name=name, top=top)
     row.baked_at = utcnow()
     session.add(row)
     events.record(session, "pcb_lot.baked", f"pcb_lot:{row.lot}",
@@ -102,8 +102,8 @@ def allocate(session: Session, by: User, number, lot, quantity=None) -> PcbAlloc
     row = find_lot(session, lot)
     if row.product_id != order.product_id:
         has = session.get(Product, row.product_id)
-        raise InvalidInput(detail=f"lot {row.lot} is {has.code} rev {has.revision}, "
-                                  f"not the order's product")
+        raise InvalidInput(N_("lot {lot} is {product} rev {revision}, not the order's product"),
+                           lot=row.lot, product=has.code, revision=has.revision)
     left = left_in(session, row)
     if quantity is None:  # a lot label scanned: what the order still needs, as far as it goes
         needed = order.quantity - allocated(session, order)

@@ -6,7 +6,7 @@ from sqlmodel import Session, select
 
 from station import events, people
 from station.devices.profiler import UnknownFormat, parse
-from station.errors import Conflict, InvalidInput, NotFound, StationError
+from station.errors import N_, Conflict, InvalidInput, NotFound, StationError, Text
 from station.masterdata import find_product, valid_code
 from station.models import ProfileBoard, ProfileRun, User, iso
 from station.readiness.reflow import Window, analyse
@@ -16,8 +16,8 @@ MAX_RECORDING = 20 * 1024 * 1024
 
 class UnknownRecording(StationError):
     code, status = "UNKNOWN_FORMAT", 400
-    message = "{detail}"
-    todo = "Send a T-962 log, a pfrapp log, or a CSV of time and one column per thermocouple."
+    message = N_("{detail}")
+    todo = N_("Send a T-962 log, a pfrapp log, or a CSV of time and one column per thermocouple.")
 
 
 def register_profile_board(session: Session, by: User, id, product, revision,
@@ -27,10 +27,10 @@ def register_profile_board(session: Session, by: User, id, product, revision,
     id = valid_code(id, "id")
     if isinstance(thermocouples, bool) or not isinstance(thermocouples, int) or \
             not 1 <= thermocouples <= 64:
-        raise InvalidInput(detail="thermocouples must be a whole number from 1 to 64")
+        raise InvalidInput(N_("thermocouples must be a whole number from 1 to 64"))
     prod = find_product(session, product, revision)
     if session.get(ProfileBoard, id):
-        raise Conflict(what="profile board", key=id)
+        raise Conflict(what=Text(N_("profile board")), key=id)
     board = ProfileBoard(id=id, product_id=prod.id, thermocouples=thermocouples)
     session.add(board)
     events.record(session, "profile_board.created", f"profile_board:{id}",
@@ -50,18 +50,20 @@ def record_run(session: Session, by: User | None, raw: bytes | str, paste: str,
         people.require(by, "floor")
     window = windows.get(paste)
     if window is None:
-        raise InvalidInput(detail=f"unknown paste {paste!r}: one of {', '.join(sorted(windows))}")
+        raise InvalidInput(N_("unknown paste {paste}: one of {pastes}"), paste=repr(paste),
+                           pastes=", ".join(sorted(windows)))
     data = raw if isinstance(raw, bytes) else raw.encode("utf-8")
     if not data.strip():
-        raise InvalidInput(detail="the recording is empty")
+        raise InvalidInput(N_("the recording is empty"))
     if len(data) > MAX_RECORDING:
-        raise InvalidInput(detail=f"the recording is over {MAX_RECORDING // 2**20} MB")
+        raise InvalidInput(N_("the recording is over {mb} MB"), mb=MAX_RECORDING // 2**20)
     text = data.decode("utf-8", errors="replace")
     if profile_board is not None and session.get(ProfileBoard, profile_board) is None:
-        raise NotFound(what="profile board", key=profile_board)
+        raise NotFound(what=Text(N_("profile board")), key=profile_board)
     for name, value in (("oven", oven), ("recipe", recipe)):
         if value is not None and (not isinstance(value, str) or len(value) > 64):
-            raise InvalidInput(detail=f"{name} must be a text of at most 64 characters")
+            raise InvalidInput(N_("{what} must be a text of at most {limit} characters"), what=name,
+                               limit=64)
     try:
         recording = parse(text, columns=columns)
     except UnknownFormat as err:
@@ -88,7 +90,7 @@ def find_run(session: Session, run_id) -> ProfileRun:
     """The profile run, or NOT_FOUND."""
     run = session.get(ProfileRun, run_id) if str(run_id).isdigit() else None
     if run is None:
-        raise NotFound(what="profile run", key=run_id)
+        raise NotFound(what=Text(N_("profile run")), key=run_id)
     return run
 
 

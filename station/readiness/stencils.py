@@ -1,26 +1,38 @@
 """Stencils: registered per product side, measured, cleaned, inspected, mounted, counted."""
 
+import re
+
 from sqlalchemy import update
 from sqlmodel import Session
 
 from station import events, people
-from station.errors import Conflict, InvalidInput, NotFound, StationError
+from station.errors import N_, Conflict, InvalidInput, NotFound, StationError, Text
 from station.masterdata import find_order, find_product, valid_code
 from station.models import Product, Stencil, StencilCheck, User, WorkOrder, utcnow
 from station.readiness import interlock
 
 SIDES = ("top", "bottom")
+TENSION_NOTE = N_("lowest {lowest} N/cm, limit {limit} N/cm")
+SIDE_NAMES = {"top": N_("top"), "bottom": N_("bottom")}
+_TENSION_NOTE = re.compile(r"lowest (?P<lowest>[\d.]+) N/cm, limit (?P<limit>[\d.]+) N/cm")
 
 
 class WrongStencil(StationError):
     code = "WRONG_STENCIL"
-    message = "Stencil {stencil} is for {has}, but order {order} needs {needs}."
-    todo = "Mount the stencil of this product, revision and side."
+    message = N_("Stencil {stencil} is for {has}, but order {order} needs {needs}.")
+    todo = N_("Mount the stencil of this product, revision and side.")
+
+
+def tension_note(note: str | None) -> Text | str:
+    """A stored tension note (kept in English) as a Text the reader's language can say."""
+    found = _TENSION_NOTE.fullmatch(note or "")
+    return Text(TENSION_NOTE, **found.groupdict()) if found else note or ""
 
 
 def _count(value, what: str, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 10**8:
-        raise InvalidInput(detail=f"{what} must be a whole number of at least {low}")
+        raise InvalidInput(N_("{what} must be a whole number of at least {low}"), what=what,
+                           low=low)
     return value
 
 
@@ -28,7 +40,7 @@ def find_stencil(session: Session, stencil_id) -> Stencil:
     """The stencil, or NOT_FOUND."""
     stencil = session.get(Stencil, stencil_id) if isinstance(stencil_id, str) else None
     if stencil is None:
-        raise NotFound(what="stencil", key=stencil_id)
+        raise NotFound(what=Text(N_("stencil")), key=stencil_id)
     return stencil
 
 
@@ -38,14 +50,14 @@ def register_stencil(session: Session, by: User, id, product, revision, side, li
     people.require(by, "master_data")
     id = valid_code(id, "id")
     if side not in SIDES:
-        raise InvalidInput(detail="side must be 'top' or 'bottom'")
+        raise InvalidInput(N_("side must be 'top' or 'bottom'"))
     life, interval = _count(life_prints, "life_prints"), _count(clean_interval_prints,
                                                                  "clean_interval_prints")
     if thickness_um is not None:
         _count(thickness_um, "thickness_um", 10)
     prod = find_product(session, product, revision)
     if session.get(Stencil, id):
-        raise Conflict(what="stencil", key=id)
+        raise Conflict(what=Text(N_("stencil")), key=id)
     stencil = Stencil(id=id, product_id=prod.id, side=side, life_prints=life,
                       clean_interval_prints=interval, thickness_um=thickness_um)
     session.add(stencil)
@@ -77,15 +89,16 @@ def record_tension(session: Session, by: User, stencil_id, readings,
     if not isinstance(readings, list) or not all(
             isinstance(r, int | float) and not isinstance(r, bool) and 0 <= r <= 200
             for r in readings):
-        raise InvalidInput(detail="readings_Ncm must be a list of numbers from 0 to 200 N/cm")
+        raise InvalidInput(N_("readings_Ncm must be a list of numbers from 0 to 200 N/cm"))
     if len(readings) < points:
-        raise InvalidInput(detail=f"measure the tension at {points} points at least")
+        raise InvalidInput(N_("measure the tension at {points} points at least"), points=points)
     limit = rules.tension_new_Ncm if stencil.prints == 0 else rules.tension_service_Ncm
     passed = min(readings) >= limit
     return _check(session, by, stencil, "tension",
                   {"readings_Ncm": readings, "limit_Ncm": limit, "passed": passed},
                   readings=list(readings), passed=passed,
-                  note=f"lowest {min(readings):g} N/cm, limit {limit:g} N/cm")
+                  note=str(Text(TENSION_NOTE, lowest=f"{min(readings):g}",
+                                    limit=f"{limit:g}")))
 
 
 def record_cleaning(session: Session, by: User, stencil_id) -> StencilCheck:
@@ -101,7 +114,7 @@ def record_inspection(session: Session, by: User, stencil_id, damaged, note="") 
     people.require(by, "floor")
     stencil = find_stencil(session, stencil_id)
     if not isinstance(damaged, bool) or not isinstance(note, str) or len(note) > 500:
-        raise InvalidInput(detail="damaged must be true or false, note a text")
+        raise InvalidInput(N_("damaged must be true or false, note a text"))
     stencil.damaged = damaged
     return _check(session, by, stencil, "inspection", {"damaged": damaged, "note": note},
                   passed=not damaged, note=note)
@@ -112,10 +125,15 @@ def retire(session: Session, by: User, stencil_id, reason) -> StencilCheck:
     people.require(by, "floor")
     stencil = find_stencil(session, stencil_id)
     if not isinstance(reason, str) or not reason.strip():
-        raise InvalidInput(detail="retiring a stencil needs a reason")
+        raise InvalidInput(N_("retiring a stencil needs a reason"))
     stencil.retired_at = utcnow()
     return _check(session, by, stencil, "retirement", {"reason": reason}, passed=False,
                   note=reason[:500])
+
+
+def _side_of(product: Product, side: str) -> Text:
+    return Text(N_("{product} rev {revision} {side}"), product=product.code,
+                revision=product.revision, side=Text(SIDE_NAMES[side]))
 
 
 def mount(session: Session, by: User, number, stencil_id) -> WorkOrder:
@@ -127,10 +145,9 @@ def mount(session: Session, by: User, number, stencil_id) -> WorkOrder:
     has = session.get(Product, stencil.product_id)
     if stencil.product_id != order.product_id or stencil.side != order.side:
         raise WrongStencil(stencil=stencil.id, order=order.number,
-                           has=f"{has.code} rev {has.revision} {stencil.side}",
-                           needs=f"{product.code} rev {product.revision} {order.side}")
+                           has=_side_of(has, stencil.side), needs=_side_of(product, order.side))
     if stencil.retired_at is not None:
-        raise WrongStencil("Stencil {stencil} is retired.", stencil=stencil.id)
+        raise WrongStencil(N_("Stencil {stencil} is retired."), stencil=stencil.id)
     old, order.stencil_id = order.stencil_id, stencil.id
     session.add(order)
     events.record(session, "stencil.mounted", f"order:{order.number}",
@@ -139,7 +156,7 @@ def mount(session: Session, by: User, number, stencil_id) -> WorkOrder:
     return order
 
 
-def count_print(session: Session, stencil_id: str | None, warning_pct: float) -> str | None:
+def count_print(session: Session, stencil_id: str | None, warning_pct: float) -> Text | None:
     """Count one print with the order's stencil (a panel prints once), in the scan's
     transaction; return a warning once `warning_pct` % of its life is used."""
     if stencil_id is None:
@@ -150,4 +167,5 @@ def count_print(session: Session, stencil_id: str | None, warning_pct: float) ->
         .returning(Stencil.prints, Stencil.life_prints)).one()
     if prints < life * warning_pct / 100:
         return None
-    return f"Stencil {stencil_id} has printed {prints} of {life}: order its replacement."
+    return Text(N_("Stencil {stencil} has printed {prints} of {life}: order its replacement."),
+                stencil=stencil_id, prints=prints, life=life)

@@ -1,9 +1,10 @@
 """Functional test: results from testers and files, repairs, scrap, QA review and sign-off."""
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from station.db import get_session
-from station.errors import InvalidCode, InvalidInput, StationError, UnknownStation
+from station.errors import N_, InvalidCode, InvalidInput, StationError, UnknownStation
 from station.line.codes import BadCode, normalise
 from station.masterdata import find_order
 from station.models import Station, iso
@@ -60,7 +61,7 @@ def create_test(user):
 def _upload() -> tuple[bytes, str]:
     upload = request.files.get("file")
     if upload is None:
-        raise InvalidInput(detail="send the record as the multipart field `file`")
+        raise InvalidInput(N_("send the record as the multipart field `file`"))
     return upload.read(), request.form.get("station", "")
 
 
@@ -158,14 +159,15 @@ def fct_board(station_id):
         try:  # the same reading of a scan as the scan box: terminators, AIM prefix, allowlist
             serial = normalise(request.form.get("code", ""))
         except BadCode as err:
-            raise InvalidCode(reason=str(err)) from None
+            raise InvalidCode(reason=err.args[0]) from None
         board = fct.find_board(session, serial)
         if request.form.get("outcome"):
             fct.record_result(session, g.user, serial, station.id, request.form["outcome"],
                               program="manual", defect_code=request.form.get("defect_code")
                               or None, source="manual", rules=fct_rules())
-            result = {"outcome": "accepted", "message": f"{serial}: "
-                      f"{request.form['outcome'].upper()} recorded."}
+            result = {"outcome": "accepted", "message": gettext(
+                "%(serial)s: %(outcome)s recorded.", serial=serial,
+                outcome=request.form["outcome"].upper())}
     except StationError as err:
         session.rollback()
         result = {"outcome": "refused", **translate_error(err)}

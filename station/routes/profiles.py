@@ -17,7 +17,7 @@ from flask import (
 
 from station.db import get_session
 from station.devices.profiler import UnknownFormat, parse
-from station.errors import InvalidInput
+from station.errors import N_, InvalidInput
 from station.readiness import profiles
 from station.readiness.chart import profile_svg
 from station.routes.api import endpoint
@@ -41,7 +41,7 @@ def _store_upload(user, form, files, columns=None):
     try:
         slope = float(slope) if slope else None
     except ValueError:
-        raise InvalidInput(detail="slope_window_s must be a number of seconds") from None
+        raise InvalidInput(N_("slope_window_s must be a number of seconds")) from None
     return profiles.record_run(
         get_session(), user, raw, form.get("paste") or "", windows(),
         profile_board=form.get("profile_board") or None, oven=form.get("oven") or None,
@@ -68,8 +68,8 @@ def create_profile(user):
     try:
         columns = json.loads(columns) if columns else None
     except ValueError:
-        raise InvalidInput(detail="columns must be JSON: {\"time\": ..., \"channels\": [...]}") \
-            from None
+        raise InvalidInput(N_("columns must be JSON: {example}"),
+                           example='{"time": ..., "channels": [...]}') from None
     run = _store_upload(user, request.form, request.files, columns)
     return jsonify(profiles.run_view(run)), 201
 
@@ -115,7 +115,7 @@ def show_live(name):
     """The live partial of one serial profiler: its state and the curve growing."""
     device = current_app.extensions.get("profilers", {}).get(name)
     if device is None:
-        raise InvalidInput(detail=f"no profiler {name}")
+        raise InvalidInput(N_("no profiler {name}"), name=name)
     lines = device.capture.live()
     svg = None
     if lines:
@@ -133,7 +133,7 @@ def arm_profiler(name):
     """Say what the next serial run is for: paste, profile board, oven and recipe."""
     device = current_app.extensions.get("profilers", {}).get(name)
     if device is None:
-        raise InvalidInput(detail=f"no profiler {name}")
+        raise InvalidInput(N_("no profiler {name}"), name=name)
     for key in ("paste", "profile_board", "oven", "recipe"):
         device.defaults[key] = request.form.get(key) or device.defaults.get(key)
     return redirect(url_for("profiles.show_profiler"))

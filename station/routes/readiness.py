@@ -1,9 +1,11 @@
 """Job readiness: the API for stencils, PCB lots, data packages; the order's readiness screen."""
 
 from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from station.db import get_session
-from station.errors import InvalidInput, StationError
+from station.errors import N_, InvalidInput, StationError
+from station.i18n import tr
 from station.masterdata import find_order, find_product
 from station.models import PcbLot, Product, ProfileBoard, Stencil, iso, utcnow
 from station.people import require
@@ -158,7 +160,7 @@ def upload_data_package(user, code, revision):
     files = request.files
     missing = [n for n in ("gerber", "bom", "centroid") if n not in files]
     if missing:
-        raise InvalidInput(detail=f"missing file(s): {', '.join(missing)}")
+        raise InvalidInput(N_("missing file(s): {files}"), files=", ".join(missing))
     pkg = packages.upload(get_session(), user, code, revision, files["gerber"].read(),
                               files["bom"].read(), files["bom"].filename or "bom",
                               files["centroid"].read(), files["centroid"].filename or "centroid")
@@ -172,7 +174,8 @@ def get_data_package(user, code, revision):
     session = get_session()
     pkg = packages.latest(session, find_product(session, code, revision))
     if pkg is None:
-        raise InvalidInput(detail=f"no data package for {code} rev {revision}")
+        raise InvalidInput(N_("no data package for {product} rev {revision}"), product=code,
+                           revision=revision)
     return jsonify(packages.package_view(pkg))
 
 
@@ -189,18 +192,19 @@ def _screen_scan(session, order, raw: str) -> dict:
     code = raw.strip()
     if session.get(Stencil, code):
         stencils.mount(session, g.user, order.number, code)
-        return {"outcome": "accepted", "message": f"Stencil {code} mounted."}
+        return {"outcome": "accepted", "message": gettext("Stencil %(code)s mounted.", code=code)}
     if session.get(PcbLot, code):
         alloc = pcb_lots.allocate(session, g.user, order.number, code)
-        return {"outcome": "accepted", "message": f"{alloc.quantity} boards of lot {code} "
-                                                  f"allocated."}
+        return {"outcome": "accepted", "message": gettext(
+            "%(n)d boards of lot %(lot)s allocated.", n=alloc.quantity, lot=code)}
     if session.get(ProfileBoard, code):
         item = interlock.profile_item(interlock.facts(session, order.id), readiness_rules(),
                                       utcnow())
         return {"outcome": "accepted" if item["ready"] else "refused",
-                "message": f"Profile board {code}: {item['message']}"}
-    return {"outcome": "refused", "message": f"{code[:64]} is no stencil, PCB lot or profile "
-                                             f"board known here."}
+                "message": gettext("Profile board %(board)s: %(state)s", board=code,
+                                   state=tr(item["message"]))}
+    return {"outcome": "refused", "message": gettext(
+        "%(code)s is no stencil, PCB lot or profile board known here.", code=code[:64])}
 
 
 @bp.route("/orders/<number>/readiness", methods=("GET", "POST"))
@@ -234,7 +238,7 @@ def record_stencil_check(stencil_id):
         try:
             readings = [float(x) for x in f.get("readings", "").replace(",", " ").split()]
         except ValueError:
-            raise InvalidInput(detail="tension readings must be numbers in N/cm") from None
+            raise InvalidInput(N_("tension readings must be numbers in N/cm")) from None
         stencils.record_tension(session, g.user, stencil_id, readings, readiness_rules())
     elif kind == "cleaning":
         stencils.record_cleaning(session, g.user, stencil_id)
@@ -256,7 +260,7 @@ def show_data_package(code, revision):
         files = request.files
         try:
             if any(n not in files or not files[n].filename for n in ("gerber", "bom", "centroid")):
-                raise InvalidInput(detail="choose the Gerber zip, the BOM and the centroid file")
+                raise InvalidInput(N_("choose the Gerber zip, the BOM and the centroid file"))
             packages.upload(session, g.user, code, revision, files["gerber"].read(),
                                 files["bom"].read(), files["bom"].filename,
                                 files["centroid"].read(), files["centroid"].filename)

@@ -10,7 +10,7 @@ from flask_babel import get_locale, gettext
 from station import people
 from station.config import Settings, StationRules
 from station.db import get_session
-from station.errors import InvalidInput, StationError, Unauthenticated
+from station.errors import N_, InvalidInput, StationError, Unauthenticated, say
 from station.line.codes import BIDI
 from station.models import User
 from station.readiness import interlock
@@ -22,8 +22,11 @@ def is_htmx() -> bool:
 
 
 def translate_error(err: StationError) -> dict:
-    """The error's message and advice in the reader's language."""
-    return {"code": err.code, "message": err.text(gettext), "todo": err.advice(gettext),
+    """The error's message and advice in the reader's language; a screen lists its reasons
+    (NOT_READY's red items) one per line under its headline."""
+    reasons = [say(r, gettext) for r in err.reasons()]
+    return {"code": err.code, "message": err.headline(gettext) if reasons else err.text(gettext),
+            "reasons": reasons, "todo": err.advice(gettext),
             "severity": "warning" if err.code == "ALREADY_DONE" else err.severity}
 
 
@@ -31,7 +34,7 @@ def json_body() -> dict:
     """The request's JSON object, or INVALID_INPUT."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise InvalidInput(detail="the body must be a JSON object")
+        raise InvalidInput(N_("the body must be a JSON object"))
     return data
 
 

@@ -3,7 +3,7 @@
 from sqlmodel import Session, func, select
 
 from station import events, people
-from station.errors import BadCredentials, StationError
+from station.errors import N_, BadCredentials, StationError, Text
 from station.models import (
     Board,
     BoardStep,
@@ -24,37 +24,44 @@ from station.shipping import money
 
 # What to do about each blocker, and who can do it.
 ADVICE = {
-    "NOT_ALL_PASSED": ("Test, repair and retest the boards, then pack them at PACK.",
+    "NOT_ALL_PASSED": (N_("Test, repair and retest the boards, then pack them at PACK."),
                        "operator, qa"),
-    "NOT_SIGNED_OFF": ("QA reviews the results and signs them off.", "qa"),
-    "SIGNOFF_VOID": ("The results changed after signing: QA reviews and signs again.", "qa"),
-    "ON_HOLD": ("QA releases the hold once the cause is dealt with.", "qa"),
-    "NOT_PAID": ("Finance records the payment, or approves monthly terms for the customer.",
+    "NOT_SIGNED_OFF": (N_("QA reviews the results and signs them off."), "qa"),
+    "SIGNOFF_VOID": (N_("The results changed after signing: QA reviews and signs again."), "qa"),
+    "ON_HOLD": (N_("QA releases the hold once the cause is dealt with."), "qa"),
+    "NOT_PAID": (N_("Finance records the payment, or approves monthly terms for the customer."),
                  "finance"),
-    "NOT_READY": ("Make the order's readiness green so its boards can be finished.", "operator"),
-    "ALREADY_SHIPPED": ("Nothing: the order has left.", "-"),
+    "NOT_READY": (N_("Make the order's readiness green so its boards can be finished."),
+                  "operator"),
+    "ALREADY_SHIPPED": (N_("Nothing: the order has left."), "-"),
 }
 
 
 class ShipmentBlocked(StationError):
     code = "SHIPMENT_BLOCKED"
-    message = "Order {order} may not ship: {codes}."
-    todo = "Deal with every blocker listed."
+    message = N_("Order {order} may not ship: {codes}.")
+    todo = N_("Deal with every blocker listed.")
 
     def extra(self):
         return {"blockers": self.params.get("blockers", [])}
 
 
-def _blocker(code: str, message: str) -> dict:
+def _blocker(code: str, message: Text, reasons: list | None = None) -> dict:
+    """A blocker with what to do and who; `reasons` are its lines for a screen (NOT_READY's
+    red items), which the API's `message` holds joined."""
     todo, who = ADVICE[code]
-    return {"code": code, "message": message, "todo": todo, "who": who}
+    found = {"code": code, "message": message, "todo": Text(todo), "who": who}
+    if reasons:
+        found["reasons"] = reasons
+    return found
 
 
 def blockers(session: Session, order: WorkOrder, rules: interlock.Rules | None = None) -> list:
     """Every reason the order may not ship, all at once (empty: it may ship)."""
     out = []
     if session.exec(select(Shipment).where(Shipment.order_id == order.id)).first():
-        out.append(_blocker("ALREADY_SHIPPED", f"Order {order.number} has already shipped."))
+        out.append(_blocker("ALREADY_SHIPPED", Text(N_("Order {order} has already shipped."),
+                                                    order=order.number)))
     results = qa.board_results(session, order)
     why = qa.passed_check(order, results)
     product = session.get(Product, order.product_id)
@@ -62,27 +69,31 @@ def blockers(session: Session, order: WorkOrder, rules: interlock.Rules | None =
     if why or unfinished:
         parts = [why] if why else []
         if unfinished:
-            parts.append(f"{unfinished} board(s) have not completed their route up to "
-                         f"{product.route[-1]}")
-        out.append(_blocker("NOT_ALL_PASSED", "; ".join(parts) + "."))
+            parts.append(Text(N_("{count} board(s) have not completed their route up to "
+                                 "{step}."), count=unfinished, step=product.route[-1]))
+        out.append(_blocker("NOT_ALL_PASSED", Text(N_("{reasons}"), reasons=parts)))
     signoff = qa.signoff_view(session, order, results)
     if signoff is None:
-        out.append(_blocker("NOT_SIGNED_OFF", "QA has not signed the results off."))
+        out.append(_blocker("NOT_SIGNED_OFF", Text(N_("QA has not signed the results off."))))
     elif not signoff["valid"]:
-        out.append(_blocker("SIGNOFF_VOID", f"The results changed after {signoff['signed_by']} "
-                                            f"signed at {signoff['signed_at']}."))
+        out.append(_blocker("SIGNOFF_VOID", Text(N_("The results changed after {who} signed at "
+                                                    "{at}."), who=signoff["signed_by"],
+                                                 at=signoff["signed_at"])))
     holds = order_holds(session, order)
     if holds:
-        out.append(_blocker("ON_HOLD", "On hold: " + "; ".join(h.reason for h in holds) + "."))
+        out.append(_blocker("ON_HOLD", Text(N_("On hold: {reasons}."),
+                                            reasons="; ".join(h.reason for h in holds))))
     # Every scan needs readiness, so finished boards met it; it blocks only unfinished work.
     red = interlock.red_items(session, order, rules) if unfinished else []
     if red:
-        out.append(_blocker("NOT_READY", "Not ready: " + "; ".join(i["message"] for i in red)))
+        reasons = [i["message"] for i in red]
+        out.append(_blocker("NOT_READY", Text(N_("Not ready: {items}"), items=reasons), reasons))
     customer = session.get(Customer, order.customer_id)
     due = money.balance_due(session, order)
     if due > 0 and customer.terms != "monthly":
-        out.append(_blocker("NOT_PAID", f"{due} {order.currency} is due and {customer.code} "
-                                        "pays before shipping (prepaid)."))
+        out.append(_blocker("NOT_PAID", Text(N_("{due} {currency} is due and {customer} pays "
+                                                "before shipping (prepaid)."), due=due,
+                                             currency=order.currency, customer=customer.code)))
     return out
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 from sqlmodel import Session, func, select
 
 from station import events, people
-from station.errors import InvalidInput, NotFound, StationError
+from station.errors import N_, InvalidInput, NotFound, StationError, Text
 from station.masterdata import find_customer, find_order, money
 from station.models import Customer, Invoice, Payment, Quotation, User, WorkOrder, utcnow
 
@@ -15,8 +15,8 @@ CENT = Decimal("0.01")
 
 class PaymentRefused(StationError):
     code, status = "PAYMENT_REFUSED", 400
-    message = "{detail}"
-    todo = "Record the amount actually received, in the order's currency."
+    message = N_("{detail}")
+    todo = N_("Record the amount actually received, in the order's currency.")
 
 
 def lock_order(session: Session, number) -> WorkOrder:
@@ -58,21 +58,21 @@ def quote(session: Session, by: User, number, unit_price, quantity=None, charges
     price = money(unit_price, "unit_price")
     quantity = order.quantity if quantity is None else quantity
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
-        raise InvalidInput(detail="quantity must be a whole number of at least 1")
+        raise InvalidInput(N_("quantity must be a whole number of at least 1"))
     items = []
     for c in charges or []:
         if not isinstance(c, dict) or not isinstance(c.get("name"), str) or not c["name"]:
-            raise InvalidInput(detail="each charge needs a name and an amount")
+            raise InvalidInput(N_("each charge needs a name and an amount"))
         amount = money(c.get("amount"), f"charge {c['name'][:32]}")
         if amount < 0:
-            raise InvalidInput(detail="a charge cannot be negative")
+            raise InvalidInput(N_("a charge cannot be negative"))
         items.append({"name": c["name"][:64], "amount": str(amount)})
     currency = currency or order.currency
     if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
-        raise InvalidInput(detail="currency is a three-letter ISO code such as USD")
+        raise InvalidInput(N_("currency is a three-letter ISO code such as USD"))
     total = (price * quantity + sum(Decimal(c["amount"]) for c in items)).quantize(CENT)
     if price < 0:
-        raise InvalidInput(detail="unit_price cannot be negative")
+        raise InvalidInput(N_("unit_price cannot be negative"))
     row = Quotation(order_id=order.id, unit_price=price, quantity=quantity, charges=items,
                     currency=currency.upper(), total=total, user_id=by.id)
     session.add(row)
@@ -90,15 +90,16 @@ def confirm(session: Session, by: User, number, quotation_id=None) -> Quotation:
     query = select(Quotation).where(Quotation.order_id == order.id)
     if quotation_id is not None:
         if isinstance(quotation_id, bool) or not isinstance(quotation_id, int):
-            raise InvalidInput(detail="quotation is a quotation's id, a whole number")
+            raise InvalidInput(N_("quotation is a quotation's id, a whole number"))
         query = query.where(Quotation.id == quotation_id)
     row = session.exec(query.order_by(Quotation.id.desc())).first()
     if row is None:
-        raise NotFound(what="quotation for order", key=order.number)
+        raise NotFound(what=Text(N_("quotation for order")), key=order.number)
     if row.currency != order.currency and paid(session, order) != 0:
         # The payments are in the order's currency; another would mix them in one balance.
-        raise InvalidInput(detail=f"the order has payments in {order.currency}: a quotation "
-                                  f"in {row.currency} cannot set its price")
+        raise InvalidInput(N_("the order has payments in {paid_in}: a quotation in {currency} "
+                              "cannot set its price"), paid_in=order.currency,
+                           currency=row.currency)
     row.confirmed_by_id, row.confirmed_at = by.id, utcnow()
     order.currency = row.currency
     session.add(row)
@@ -115,7 +116,7 @@ def invoice(session: Session, by: User, number, amount=None) -> Invoice:
     order = lock_order(session, number)
     value = balance_due(session, order) if amount is None else money(amount, "amount")
     if value <= 0:
-        raise InvalidInput(detail="nothing to invoice: the amount must be above zero")
+        raise InvalidInput(N_("nothing to invoice: the amount must be above zero"))
     count = session.exec(select(func.count()).select_from(Invoice)
                          .where(Invoice.order_id == order.id)).one()
     row = Invoice(number=f"INV-{order.number}-{count + 1}", order_id=order.id,
@@ -135,14 +136,15 @@ def record_payment(session: Session, by: User, number, amount, reference, paid_o
     order = lock_order(session, number)
     value = money(amount, "amount")
     if value <= 0:
-        raise PaymentRefused(detail=f"a payment must be above zero, not {value}")
+        raise PaymentRefused(N_("a payment must be above zero, not {value}"), value=value)
     if value != value.quantize(CENT):
-        raise PaymentRefused(detail="a payment has at most two decimals")
+        raise PaymentRefused(N_("a payment has at most two decimals"))
     if currency is not None and (not isinstance(currency, str) or
                                  currency.upper() != order.currency):
-        raise PaymentRefused(detail=f"the order is in {order.currency}, not {currency}")
+        raise PaymentRefused(N_("the order is in {currency}, not {other}"),
+                             currency=order.currency, other=currency)
     if not isinstance(reference, str) or not reference.strip() or len(reference) > 64:
-        raise InvalidInput(detail="a payment needs its bank or cash reference (1 to 64 chars)")
+        raise InvalidInput(N_("a payment needs its bank or cash reference (1 to 64 chars)"))
     day = _day(paid_on)
     row = Payment(order_id=order.id, amount=value, currency=order.currency,
                   reference=reference.strip(), paid_on=day, user_id=by.id)
@@ -161,11 +163,11 @@ def reverse_payment(session: Session, by: User, number, payment_id, reason) -> P
     order = lock_order(session, number)
     original = session.get(Payment, payment_id) if isinstance(payment_id, int) else None
     if original is None or original.order_id != order.id or original.amount <= 0:
-        raise NotFound(what="payment", key=payment_id)
+        raise NotFound(what=Text(N_("payment")), key=payment_id)
     if session.exec(select(Payment).where(Payment.reverses_id == original.id)).first():
-        raise InvalidInput(detail=f"payment {original.id} is already reversed")
+        raise InvalidInput(N_("payment {payment} is already reversed"), payment=original.id)
     if not isinstance(reason, str) or not reason.strip():
-        raise InvalidInput(detail="a reversal needs a reason")
+        raise InvalidInput(N_("a reversal needs a reason"))
     row = Payment(order_id=order.id, amount=-original.amount, currency=original.currency,
                   reference=f"reversal of {original.id}: {reason.strip()}"[:64],
                   paid_on=date.today(), reverses_id=original.id, user_id=by.id)
@@ -186,14 +188,14 @@ def _day(value) -> date:
             raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(detail="paid_on must be a date such as 2026-11-27") from None
+        raise InvalidInput(N_("paid_on must be a date such as 2026-11-27")) from None
 
 
 def set_terms(session: Session, by: User, code, terms) -> Customer:
     """Finance approves monthly terms (who, when) or puts the customer back on prepaid."""
     people.require(by, "terms")
     if terms not in ("prepaid", "monthly"):
-        raise InvalidInput(detail="terms must be 'prepaid' or 'monthly'")
+        raise InvalidInput(N_("terms must be 'prepaid' or 'monthly'"))
     customer = find_customer(session, code)
     old = customer.terms
     customer.terms = customer.requested_terms = terms

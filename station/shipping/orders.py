@@ -62,7 +62,8 @@ def order_view(session: Session, order: WorkOrder, rules: interlock.Rules | None
         "readiness": {"ready": all(i["ready"] for i in items), "items": items},
         "signoff": qa.signoff_view(session, order, results),
         "shipment_blockers": [{"code": b["code"], "message": b["message"], "todo": b["todo"],
-                               "who": b["who"]} for b in blockers],
+                               "who": b["who"], **({"reasons": b["reasons"]} if "reasons" in b
+                                                   else {})} for b in blockers],
         "may_ship": not blockers,
         "shipped_at": iso(shipment.shipped_at) if shipment else None,
         "created_at": iso(order.created_at),
