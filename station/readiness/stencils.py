@@ -1,5 +1,7 @@
 """Stencils: registered per product side, measured, cleaned, inspected, mounted, counted."""
 
+from __future__ import annotations  # interlock imports this module: its Rules are read late
+
 import re
 
 from sqlalchemy import update
