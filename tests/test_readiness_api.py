@@ -522,3 +522,17 @@ def test_the_screen_is_read_only_for_office_roles(client, session, line):
     assert len(tiles(html)) == 4 and not Elements(html).find("form", id="scan")
     r = client.post(f"/orders/{number}/readiness", data={"code": "x"}, headers=HX)
     assert "FORBIDDEN" in r.get_data(as_text=True)
+
+
+def test_the_readiness_screen_reads_a_scan_as_the_scan_box_does(client, session, line, app):
+    number, code, _ = new_job(session, line, boards=3)
+    sid = f"ST-{number}"
+    stencils.register_stencil(session, line.users["admin"], sid, code, "A", "top", 100, 10)
+    sign_in(client)
+    before = stored(app)
+    for garbled in ("x" * 10_000, "ST\x00-1", f"{sid}\x1b[A"):
+        outcome, html = screen_scan(client, number, garbled)
+        assert outcome == "refused" and 'data-code="INVALID_CODE"' in html
+    assert stored(app) == before  # nothing of a bad scan is kept
+    outcome, html = screen_scan(client, number, f"]C0{sid}\r\n")  # AIM prefix and CR LF
+    assert outcome == "accepted" and sid in html

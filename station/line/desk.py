@@ -20,7 +20,7 @@ from station.devices.scanner import ScannerPort, plain_detail
 from station.devices.serial_lines import Overlong
 from station.errors import N_, BadgeLocked, InvalidCode, StationError, UnknownBoard
 from station.line import scanning
-from station.line.codes import LabelRules, repairs, understand
+from station.line.codes import LabelRules, Scan, repairs, understand
 from station.line.feed import ScanFeed
 from station.line.operators import Operators
 from station.models import Board, PcbLot, ProfileBoard, Stencil, User
@@ -84,6 +84,17 @@ class Taken:
     signed_in: User | None = None
 
 
+def read_label(raw, labels: LabelRules) -> Scan:
+    """A scan read as every screen and scanner of the station reads it, or INVALID_CODE."""
+    return _readable(understand(raw, labels))
+
+
+def _readable(scan: Scan) -> Scan:
+    if not scan.ok:
+        raise InvalidCode(reason=scan.reason())
+    return scan
+
+
 def take_scan(session: Session, station_id: str, raw, user: User | None, *,
               rules: scanning.ScanRules, labels: LabelRules, operators: Operators,
               scan_id: str | None = None, via: str = "screen") -> Taken:
@@ -91,8 +102,7 @@ def take_scan(session: Session, station_id: str, raw, user: User | None, *,
     shown = raw.strip()[:64] if isinstance(raw, str) else ""
     scan = understand(raw, labels)
     try:
-        if not scan.ok:
-            raise InvalidCode(reason=scan.reason())
+        _readable(scan)
         if scan.kind == "badge":
             who = badge_sign_in(session, station_id, scan.code, operators)
             return Taken({"outcome": "info", "via": via, "code_scanned": scan.code,

@@ -4,8 +4,8 @@ from flask import Blueprint, current_app, g, jsonify, redirect, render_template,
 from flask_babel import gettext
 
 from station.db import get_session
-from station.errors import N_, InvalidCode, InvalidInput, StationError, UnknownStation
-from station.line.codes import BadCode, normalise
+from station.errors import N_, InvalidInput, StationError, UnknownStation
+from station.line.desk import read_label
 from station.masterdata import find_order
 from station.models import Station, iso
 from station.quality import fct, qa
@@ -156,10 +156,7 @@ def fct_board(station_id):
     station, session = _fct_station(station_id), get_session()
     result, board = None, None
     try:
-        try:  # the same reading of a scan as the scan box: terminators, AIM prefix, allowlist
-            serial = normalise(request.form.get("code", ""))
-        except BadCode as err:
-            raise InvalidCode(reason=err.args[0]) from None
+        serial = read_label(request.form.get("code", ""), rules().labels).code
         board = fct.find_board(session, serial)
         if request.form.get("outcome"):
             fct.record_result(session, g.user, serial, station.id, request.form["outcome"],

@@ -6,13 +6,14 @@ from flask_babel import gettext
 from station.db import get_session
 from station.errors import N_, InvalidInput, StationError
 from station.i18n import tr
+from station.line.desk import read_label
 from station.masterdata import find_order, find_product
 from station.models import PcbLot, Product, ProfileBoard, Stencil, iso, utcnow
 from station.people import require
 from station.readiness import interlock, packages, pcb_lots, stencils
 from station.routes.api import endpoint
 from station.routes.auth import _safe_next
-from station.routes.web import json_body, login_required, readiness_rules, translate_error
+from station.routes.web import json_body, login_required, readiness_rules, rules, translate_error
 
 bp = Blueprint("readiness", __name__)
 api = Blueprint("readiness_api", __name__, url_prefix="/api/v1")
@@ -189,7 +190,7 @@ def check_panel(user, code, revision):
 
 def _screen_scan(session, order, raw: str) -> dict:
     """A label scanned on the readiness screen: a stencil mounts, a PCB lot is allocated."""
-    code = raw.strip()
+    code = read_label(raw, rules().labels).code
     if session.get(Stencil, code):
         stencils.mount(session, g.user, order.number, code)
         return {"outcome": "accepted", "message": gettext("Stencil %(code)s mounted.", code=code)}
