@@ -37,7 +37,7 @@ test: $(VENV)/.test-deps system-test-deps
 	$(PY) -m pytest
 
 bench: $(VENV)/.test-deps
-	for b in bench/*.py; do case $$b in */floor_app.py|*/lean_app.py) ;; *) $(PY) $$b ;; esac; done
+	for b in bench/*.py; do case $$b in */floor_app.py|*/orm_app.py) ;; *) $(PY) $$b ;; esac; done
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
