@@ -46,7 +46,7 @@ test: $(VENV)/.test-deps install system-test-deps
 	$(PY) -m pytest
 
 bench: $(VENV)/.test-deps
-	for b in bench/*.py; do case $$b in */floor_app.py|*/lean_app.py) ;; *) $(PY) $$b ;; esac; done
+	for b in bench/*.py; do case $$b in */floor_app.py|*/orm_app.py) ;; *) $(PY) $$b ;; esac; done
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache $(CATALOGUES)

@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from station import reflow  # noqa: E402
 from station.devices import profiler  # noqa: E402
 from station.devices.profiler_reader import ProfilerCapture  # noqa: E402
 from station.devices.serial_lines import PortReader  # noqa: E402
+from station.readiness import reflow  # noqa: E402
 
 CHANNELS = 12
 RATE_HZ = 10

@@ -1,8 +1,10 @@
-"""Scan load: the station's POST /api/v1/scans under load, against a floor baseline.
+"""Scan load: the station's POST /api/v1/scans under load, against two references.
 
-Starts the real station (run.py: waitress) on a fresh SQLite file, seeds a line through the API,
-and starts bench/floor_app.py (Flask + sqlite3, one durable INSERT per POST, same server and
-thread count). Then, for each server in turn:
+Starts the real station (run.py: waitress) on a fresh SQLite file and seeds a line through the
+API, then the references, each on its own file with the same server and thread count:
+bench/orm_app.py (Flask + SQLModel, one row committed per POST through a Session on the
+station's engine: the target's reference) and bench/floor_app.py (Flask + raw sqlite3, one
+durable INSERT per POST: the least a scan can cost, no target). Then, for each server in turn:
 
 1. closed loop: N client threads, each with its own keep-alive connection, POST scans back to
    back for a fixed time (each scan accepted: a fresh board/step); scans/s, p50, p99;
@@ -42,7 +44,9 @@ ROUTE = ["PRINT", "SPI", "PLACE", "REFLOW", "AOI", "FCT", "QA", "PACK"]
 SCANNED = ROUTE[:ROUTE.index("FCT")]  # FCT is passed by a test result, not by a scan
 PEPPER = "bench-pepper"
 TARGET_P99_MS = 25.0
-TARGET_RATIO = 0.5  # the station's closed-loop throughput against the floor's
+TARGET_RATIO = 1 / 3  # the station's closed-loop throughput against the ORM reference's
+BETTER_RATIO = 0.5
+REFERENCES = {"orm": "bench/orm_app.py", "floor": "bench/floor_app.py"}
 
 
 @dataclass
@@ -398,25 +402,19 @@ def row(phase: str, system: str, r: Result) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Scan throughput and latency: station vs floor")
+    parser = argparse.ArgumentParser(
+        description="Scan throughput and latency: the station against an ORM app and a floor")
     parser.add_argument("--threads", type=int, default=8,
-                        help="waitress threads of both servers, and closed-loop clients")
+                        help="waitress threads of every server, and closed-loop clients")
     parser.add_argument("--seconds", type=float, default=10, help="closed-loop window per server")
     parser.add_argument("--warmup", type=float, default=1.5, help="closed-loop warm-up")
     parser.add_argument("--rate", type=float, default=100, help="open-loop scans per second")
     parser.add_argument("--open-seconds", type=float, default=15, help="open-loop duration")
     parser.add_argument("--boards", type=int, default=3000, help="boards registered per round")
     parser.add_argument("--rounds", type=int, default=1,
-                        help="closed-loop rounds, floor and station in turn (a machine whose "
+                        help="closed-loop rounds, every server in turn (a machine whose "
                              "speed drifts shows as a spread of ratios)")
-    parser.add_argument("--station-app",
-                        help="a server in the station's place, unseeded (bench/lean_app.py "
-                             "against the floor: what the station's reads and writes cost at the "
-                             "least in one process)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("--floor-app", default="bench/floor_app.py",
-                        help="the baseline server (bench/lean_app.py: the station's reads and "
-                             "writes, hand-written)")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="scan_load-"))
@@ -430,37 +428,31 @@ def main() -> None:
 
 
 def measure(args, tmp: Path) -> dict[tuple[str, str], Result]:
-    """Set up both servers, run every phase against each, stop them; the results by phase."""
+    """Set up the servers, run every phase against each, stop them; the results by phase."""
     station_url = f"sqlite:///{tmp / 'station.db'}"
     print(f"scan_load: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"SQLite {sqlite3.sqlite_version}, {args.threads} waitress threads per server, "
           f"files in {tmp}")
     p50, p99 = fsync_ms(tmp)
     print(f"disk: 4 KiB append + fsync p50 {p50:.2f} ms, p99 {p99:.2f} ms")
-    sport, fport = free_port(), free_port()
-    procs = []
+    threads = ["--threads", str(args.threads)]
+    procs, servers = [], {}  # servers: name -> (port, pid), the references first
     try:
-        if args.station_app:
-            print(f"station: {args.station_app} in its place")
-            tokens = {"operator": "bench-token"}  # the lean station keeps the first it sees
-            procs.append(start_server(
-                "station", [sys.executable, args.station_app, str(tmp / "other.db"), "--port",
-                            str(sport), "--threads", str(args.threads)], {}, sport, tmp, "/ping"))
-        else:
-            tokens = create_users(station_url, tmp / "instance")
-            procs.append(start_server(
-                "station", [sys.executable, "run.py", "--host", HOST, "--port", str(sport),
-                            "--threads", str(args.threads)],
-                {"DATABASE_URL": station_url, "SECRET_KEY": "bench-secret",
-                 "PIN_PEPPER": PEPPER, "MQTT_URL": ""}, sport, tmp, "/api/v1/openapi.json"))
+        for name, script in REFERENCES.items():
+            port = free_port()
+            procs.append(start_server(name, [sys.executable, script, str(tmp / f"{name}.db"),
+                                             "--port", str(port), *threads], {}, port, tmp,
+                                      "/ping"))
+            servers[name] = port, procs[-1].pid
+        tokens = create_users(station_url, tmp / "instance")
+        port = free_port()
         procs.append(start_server(
-            "floor", [sys.executable, args.floor_app, str(tmp / "floor.db"), "--port",
-                      str(fport), "--threads", str(args.threads)], {}, fport, tmp, "/ping"))
-        servers = {"floor": (fport, procs[1].pid), "station": (sport, procs[0].pid)}
+            "station", [sys.executable, "run.py", "--host", HOST, "--port", str(port), *threads],
+            {"DATABASE_URL": station_url, "SECRET_KEY": "bench-secret", "PIN_PEPPER": PEPPER,
+             "MQTT_URL": ""}, port, tmp, "/api/v1/openapi.json"))
+        servers["station"] = port, procs[-1].pid
         results: dict[tuple[str, str], Result] = {}
-        count = args.boards * args.rounds
-        serials = [f"BENCH-{i:06d}" for i in range(count)] if args.station_app else \
-            seed_line(sport, tokens, count)
+        serials = seed_line(port, tokens, args.boards * args.rounds)
         # Closed loop takes boards from the front, open loop from the back: never the same.
         need_open = math.ceil(args.rate * args.open_seconds / len(SCANNED)) + 1
         closed_serials, open_serials = serials[:-need_open], serials[-need_open:]
@@ -471,7 +463,7 @@ def measure(args, tmp: Path) -> dict[tuple[str, str], Result]:
                 print(f"{phase_name('closed', args, k)} against {name} for "
                       f"{args.warmup + args.seconds:g} s ...", file=sys.stderr)
                 work = closed_work(mine, args.threads)
-                if name == "floor":  # the floor keeps no route: it may take the same scans again
+                if name in REFERENCES:  # they keep no route: they may take the same scans again
                     work = [items * 10 for items in work]
                 results[phase_name("closed", args, k), name] = closed_loop(
                     port, pid, headers, work, args.warmup, args.seconds)
@@ -494,31 +486,54 @@ def phase_name(phase: str, args, round_: int = 0) -> str:
     return f"open, {args.rate:g}/s offered"
 
 
+def compare(args, results: dict[tuple[str, str], Result], ref: str) -> list[float]:
+    """Print the station against `ref` round by round; the throughput ratios."""
+    ratios = []
+    for k in range(args.rounds):
+        ref_r = results[phase_name("closed", args, k), ref]
+        st = results[phase_name("closed", args, k), "station"]
+        ratios.append(st.rate / ref_r.rate)
+        print(f"station/{ref}, {phase_name('closed', args, k)}: throughput {ratios[-1]:.2f}x, "
+              f"p50 {st.pct(50) / ref_r.pct(50):.1f}x, p99 {st.pct(99) / ref_r.pct(99):.1f}x, "
+              f"server CPU per scan {st.cpu_ms_per_scan() / ref_r.cpu_ms_per_scan():.1f}x")
+    return ratios
+
+
+def summary(ratios: list[float]) -> str:
+    """The median ratio, and its spread over several rounds."""
+    spread = f" (median of {len(ratios)}: {min(ratios):.2f}-{max(ratios):.2f}x)" \
+        if len(ratios) > 1 else ""
+    return f"{statistics.median(ratios):.2f}x{spread}"
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
 def report(args, results: dict[tuple[str, str], Result]) -> None:
-    """Print the table, the ratios, the verdict and anything that makes the figures doubtful."""
+    """Print the table, the ratios, the verdicts and anything that makes the figures doubtful."""
     print()
     print(HEADER)
     print("-" * len(HEADER))
     for (phase, name), r in results.items():
         print(row(phase, name, r))
     print("-" * len(HEADER))
-    ratios = []
-    for k in range(args.rounds):
-        cf = results[phase_name("closed", args, k), "floor"]
-        cs = results[phase_name("closed", args, k), "station"]
-        ratios.append(cs.rate / cf.rate)
-        print(f"station/floor, {phase_name('closed', args, k)}: throughput {ratios[-1]:.2f}x, "
-              f"p50 {cs.pct(50) / cf.pct(50):.1f}x, p99 {cs.pct(99) / cf.pct(99):.1f}x, "
-              f"server CPU per scan {cs.cpu_ms_per_scan() / cf.cpu_ms_per_scan():.1f}x")
-    ratio = statistics.median(ratios)
-    spread = f" (median of {len(ratios)}: {min(ratios):.2f}-{max(ratios):.2f}x)" \
-        if len(ratios) > 1 else ""
-    print(f"station/floor throughput {ratio:.2f}x{spread} "
-          f"(target >= {TARGET_RATIO:g}x: {'met' if ratio >= TARGET_RATIO else 'MISSED'})")
-    os_ = results[phase_name("open", args), "station"]
-    verdict = "met" if os_.pct(99) < TARGET_P99_MS else "MISSED"
-    print(f"station at {args.rate:g}/s offered: p99 {os_.pct(99):.2f} ms "
-          f"(target < {TARGET_P99_MS:g} ms: {verdict})")
+    orm = compare(args, results, "orm")
+    floor = compare(args, results, "floor")
+    ratio = statistics.median(orm)
+    print(f"station/orm throughput {summary(orm)} "
+          f"(target >= {TARGET_RATIO:.2f}x: {verdict(ratio >= TARGET_RATIO)})")
+    print(f"station/orm throughput, half is better (>= {BETTER_RATIO:g}x): "
+          f"{verdict(ratio >= BETTER_RATIO)}")
+    print(f"station/floor throughput {summary(floor)} (raw sqlite3, no target)")
+    open_ = results[phase_name("open", args), "station"]
+    print(f"station at {args.rate:g}/s offered: p99 {open_.pct(99):.2f} ms "
+          f"(target < {TARGET_P99_MS:g} ms: {verdict(open_.pct(99) < TARGET_P99_MS)})")
+    cpu = {name: statistics.median(r.cpu_ms_per_scan() for (phase, n), r in results.items()
+                                   if n == name and phase.startswith("closed"))
+           for name in (*REFERENCES, "station")}
+    print("CPU ms/scan, closed loop, median: "
+          + ", ".join(f"{name} {ms:.2f}" for name, ms in cpu.items()))
     print("CPU ms/scan: the server process's CPU time per answered scan. others: CPUs that "
           "other processes on this machine used meanwhile (1.00 = a whole core).")
     for (phase, name), r in results.items():
@@ -531,6 +546,7 @@ def report(args, results: dict[tuple[str, str], Result]) -> None:
     if busy > 0.2:
         print(f"  warning: other processes used up to {busy:.2f} CPUs during the run; "
               "the figures are pessimistic, run again on a quiet machine")
+
 
 if __name__ == "__main__":
     main()

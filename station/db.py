@@ -56,6 +56,7 @@ class WriterTurns:
     Without it they wait in SQLite's busy handler, which polls with sleeps growing to 100 ms:
     under load a writer slept on long after the lock was free while newcomers overtook it,
     and a scan could take a second or more. A lock hands the turn over the moment it is free.
+    scan_load, 8 clients: p99 34-118 ms with it, 338-919 ms without; at 100/s 15-18 vs 64-789 ms.
     Other processes (the flask CLI) still meet busy_timeout.
     """
 
