@@ -241,10 +241,10 @@ PATHS = {
         "Queue a label as ZPL on a printer (the station's, or `printer`); answers at once, the "
         "job goes queued -> sending -> sent or failed (with `error`) by itself. label: board "
         "(key = serial), boards (key = order, every board), panel (key = panel id), box (key = "
-        "order, `box` number, `per_box` boards a box). NOT_ENCODABLE, TOO_LONG_FOR_LABEL 400, "
-        "NO_PRINTER 404", "operator, qa, supervisor",
+        "order, `box` number of a box packed at PACK, with the SSCC it got then). "
+        "NOT_ENCODABLE, TOO_LONG_FOR_LABEL 400, NO_PRINTER 404", "operator, qa, supervisor",
         _obj(["label", "key"], label={"enum": ["board", "boards", "panel", "box"]}, key=STR,
-             box=INT, per_box=INT, symbology={"enum": ["code128", "datamatrix"]}, copies=INT,
+             box=INT, symbology={"enum": ["code128", "datamatrix"]}, copies=INT,
              station=STR, printer=STR), 202,
         _obj(id=INT, printer=STR, label=STR,
              state={"enum": ["queued", "sending", "sent", "failed"]}, attempts=INT,

@@ -26,6 +26,7 @@ from station.routes.web import (
     sign_in,
     translate_error,
 )
+from station.shipping.labels import SsccRule
 
 bp = Blueprint("scans", __name__)
 api = Blueprint("scans_api", __name__, url_prefix="/api/v1")
@@ -35,13 +36,15 @@ MAX_WAIT_S = 1.0  # the longest a feed request may wait for news
 
 
 def scan_rules() -> scanning.ScanRules:
-    """The configured length cap and allowlist for scanned codes, and the readiness limits."""
+    """The configured length cap and allowlist for scanned codes, the readiness limits, and
+    how PACK fills and numbers boxes."""
     cfg = current_app.config["SETTINGS"].get("scanning", {})
     return scanning.ScanRules(max_length=cfg.get("max_length", 64),
                               allowed=re.compile(cfg.get("allowed", r"^[A-Za-z0-9._/-]+$")),
                               ready_rules=readiness_rules(),
                               box_capacity=current_app.config["SETTINGS"].get("shipping", {})
-                              .get("box_capacity", 10))
+                              .get("box_capacity", 10),
+                              sscc=SsccRule.from_settings(current_app.config["SETTINGS"]))
 
 
 def label_rules() -> LabelRules:
