@@ -317,13 +317,23 @@ def openapi_document() -> dict:
         (400, "malformed input"), (401, "no or bad token, or bad credentials"),
         (403, "the role may not do this"), (404, "unknown thing"),
         (409, "a rule of the floor says no"))}
+    responses["E503"] = {
+        "description": "DATABASE_BUSY: the database could not be had in time (another write "
+                       "holds its lock); nothing was stored. Try again after Retry-After.",
+        "headers": {"Retry-After": {"description": "seconds to wait before trying again",
+                                    "schema": INT}},
+        "content": {"application/json": {"schema": ERROR}}}
+    busy = {"503": {"$ref": "#/components/responses/E503"}}  # every endpoint on the database
+    paths = {path: ops if path == "/api/v1/openapi.json" else
+             {method: {**doc, "responses": {**doc["responses"], **busy}}
+              for method, doc in ops.items()} for path, ops in PATHS.items()}
     return {
         "openapi": "3.0.3",
         "info": {"title": "SMT line station API", "version": "1",
                  "description": "JSON in and out; times in UTC with Z; money as decimal strings."},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "paths": PATHS,
+        "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {"Error": _obj(["error"], error=_obj(["code", "message"], code=STR,

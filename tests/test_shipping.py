@@ -828,3 +828,22 @@ def test_a_release_racing_a_hold_is_always_consistent(race_line):
 
     outcomes = check_rounds("hold.placed", engine, line, disturb_for, "ON_HOLD", "ON_HOLD")
     print(f"\n{backend} release vs hold, {ROUNDS} rounds: {dict(outcomes)}")
+
+
+def test_boxes_opened_at_the_same_instant_get_different_ssccs(race_line):
+    backend, engine, line = race_line
+    rule = labels.SsccRule(0, "7700003")  # the prefix's first boxes: its row is made by a race
+    for round_ in range(4):
+        barrier = threading.Barrier(4)
+
+        def take(rule=rule, barrier=barrier):
+            with Session(engine) as s:
+                barrier.wait()
+                code = labels.take_sscc(s, rule)
+                s.commit()
+                return code
+
+        with ThreadPoolExecutor(4) as pool:
+            codes_ = [f.result() for f in [pool.submit(take) for _ in range(4)]]
+        references = sorted(int(c[-10:-1]) for c in codes_)
+        assert references == list(range(4 * round_ + 1, 4 * round_ + 5)), (backend, codes_)
