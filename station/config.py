@@ -1,10 +1,18 @@
 """The station's settings: defaults, then config/station.toml, then the environment."""
 
 import os
+import sys
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+# templates/, static/, migrations/ and config/: beside station/ in a source checkout (an
+# editable install included), inside it as station/_project/ when installed from a wheel.
+INSTALLED = (PACKAGE / "_project" / "templates").is_dir()
+ROOT = PACKAGE / "_project" if INSTALLED else PACKAGE.parent
+# Where instance/ (the database file, secrets) lives: the project folder of a checkout; for an
+# installed station, Flask's place for an installed app's instance folder, under the prefix.
+HOME = Path(sys.prefix) / "var" / "station" if INSTALLED else ROOT
 DEFAULT_CONFIG = ROOT / "config" / "station.toml"
 
 
@@ -24,13 +32,14 @@ def load_settings(path: str | os.PathLike | None = None) -> dict:
 
 
 def resolve_sqlite_path(url: str) -> str:
-    """Make a relative SQLite path absolute under the project folder, creating its folder."""
+    """Make a relative SQLite path absolute under the project folder (HOME), creating its
+    folder."""
     prefix = "sqlite:///"
     if not url.startswith(prefix) or url == prefix or url.startswith("sqlite:////"):
         return url
     rel = url[len(prefix) :]
     if rel.startswith(":memory:") or Path(rel).is_absolute():
         return url
-    path = ROOT / rel
+    path = HOME / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     return prefix + path.as_posix()

@@ -5,7 +5,6 @@ import logging
 import sqlite3
 import threading
 from collections import namedtuple
-from pathlib import Path
 
 import sqlalchemy.exc
 from alembic import command
@@ -15,8 +14,10 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
+from station.config import ROOT
+
 log = logging.getLogger(__name__)
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = ROOT / "migrations"
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 AFTER_COMMIT = []  # called with each WriteTx that committed (the MQTT relay wakes up)
 
