@@ -33,7 +33,8 @@ def is_htmx() -> bool:
 def translate_error(err: StationError) -> dict:
     """The error's message and advice in the reader's language."""
     return {"code": err.code, "message": err.text(gettext), "todo": err.advice(gettext),
-            "severity": "warning" if err.code == "ALREADY_DONE" else err.severity}
+            "severity": "warning" if err.code == "ALREADY_DONE" else err.severity,
+            "params": err.params}  # for a screen that lays them out (NOT_READY's items)
 
 
 def json_body() -> dict:
