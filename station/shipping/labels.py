@@ -352,11 +352,12 @@ def take_sscc(session: Session, rule: SsccRule) -> str:
     bump = (update(t).where(t.c.prefix == key).values(last_reference=case(
         (t.c.last_reference + 1 < first, first), else_=t.c.last_reference + 1)))
     if conn.execute(bump).rowcount == 0:  # the prefix's first box: its row, unless a rival's
+        # (made just before `first`, then bumped like any other: an INSERT's rowcount cannot
+        # tell who made the row, psycopg reports -1)
         dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-        added = conn.execute(dialect.insert(t).values(prefix=key, last_reference=first)
-                             .on_conflict_do_nothing(index_elements=["prefix"])).rowcount
-        if not added:  # another station's first box of the prefix committed meanwhile
-            conn.execute(bump)
+        conn.execute(dialect.insert(t).values(prefix=key, last_reference=first - 1)
+                     .on_conflict_do_nothing(index_elements=["prefix"]))
+        conn.execute(bump)
     reference = conn.execute(select(t.c.last_reference).where(t.c.prefix == key)).scalar_one()
     return sscc(rule, reference)
 
