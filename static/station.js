@@ -48,6 +48,28 @@
     if (!code.trim()) return;  // an empty Enter is not a scan
     htmx.ajax("POST", form.action, { source: form, values: { code: code, scan_id: scanId() } });
   });
+  // Browsers may break a line after any hyphen, so a serial such as WO-1-00001 could end one
+  // line and begin the next: each serial-like word of the result goes into a span.word, which
+  // the stylesheet keeps on one line unless it is wider than a line by itself.
+  const SERIAL_LIKE = /[A-Za-z0-9_]+(?:[-/.][A-Za-z0-9_]+)+/g;
+  function keepWords(result) {
+    if (!result || result.dataset.words) return;
+    result.dataset.words = "kept";
+    const walker = document.createTreeWalker(result, NodeFilter.SHOW_TEXT), texts = [];
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) texts.push(node);
+    for (const node of texts) {
+      const frag = document.createDocumentFragment();
+      let last = 0;
+      for (const m of node.data.matchAll(SERIAL_LIKE)) {
+        const word = document.createElement("span");
+        word.className = "word";
+        word.textContent = m[0];
+        frag.append(node.data.slice(last, m.index), word);
+        last = m.index + m[0].length;
+      }
+      if (last) node.replaceWith(frag, node.data.slice(last));
+    }
+  }
   document.addEventListener("htmx:afterSwap", (e) => {
     // htmx 2 fires afterSwap on every element a response swapped in (the out-of-band shift
     // count and last scans too), each with the main target in detail.target: beep only once.
@@ -55,6 +77,7 @@
     const r = e.target.id === "result" ? e.target
       : e.target.id === "readiness" ? e.target.querySelector("#result") : null;
     if (r) beep(r.dataset.outcome);
+    keepWords(document.getElementById("result"));
     keepFocus();
   });
   // The feed of the serial scanners is polled: a station that stopped answering is said once,
@@ -86,5 +109,8 @@
   });
   document.addEventListener("click", keepFocus);
   document.addEventListener("focusout", () => setTimeout(keepFocus, 0));
-  document.addEventListener("DOMContentLoaded", keepFocus);
+  document.addEventListener("DOMContentLoaded", () => {
+    keepWords(document.getElementById("result"));
+    keepFocus();
+  });
 })();

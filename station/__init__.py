@@ -9,7 +9,8 @@ from flask_wtf.csrf import CSRFProtect
 from sqlmodel import Session
 
 from station import config, db, i18n
-from station.config import ROOT, load_settings
+from station.config import load_settings
+from station.paths import HOME, ROOT
 from station.readiness.reflow import load_windows
 
 csrf = CSRFProtect()
@@ -20,7 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     test_config = test_config or {}
     app = Flask(__name__, template_folder=str(ROOT / "templates"),
                 static_folder=str(ROOT / "static"),
-                instance_path=str(test_config.get("INSTANCE_PATH", ROOT / "instance")))
+                instance_path=str(test_config.get("INSTANCE_PATH", HOME / "instance")))
     settings = load_settings(test_config.get("STATION_CONFIG"))
     app.config.from_mapping(
         DATABASE_URL=settings.database.url,

@@ -25,12 +25,11 @@ from station.line import scanning
 from station.line.codes import DEFAULT_KINDS, LabelRules
 from station.line.state import StateRules
 from station.mqtt.config import MqttConfig
+from station.paths import DEFAULT_CONFIG, HOME, ROOT
 from station.quality.fct import DEFECTS, FctRules
 from station.readiness import interlock
+from station.shipping.labels import SsccRule
 from station.shipping.printing import PrinterConfig
-
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = ROOT / "config" / "station.toml"
 
 Whole = Annotated[int, Strict()]  # TOML gives typed values: "5" is text, not a number
 Number = Annotated[float, Strict()]
@@ -84,6 +83,7 @@ class Site(Section):
 
 class Database(Section):
     url: Text = ""
+    busy_timeout_s: Number = Field(10.0, gt=0, le=600)  # then the API answers DATABASE_BUSY
 
 
 class Mqtt(Section):
@@ -189,7 +189,6 @@ class Labels(Section):
     sscc_extension: Whole = Field(0, ge=0, le=9)
     gs1_company_prefix: Text = ""  # checked when a box label is made: a wrong one refuses it
     sscc_first_reference: Whole = Field(1, ge=1)
-    sscc_counter_file: Text = ""  # empty: sscc.json in the instance folder
 
 
 class Printer(Section):
@@ -424,14 +423,15 @@ def _plural(annotation) -> str:
 
 
 def resolve_sqlite_path(url: str) -> str:
-    """Make a relative SQLite path absolute under the project folder, creating its folder."""
+    """Make a relative SQLite path absolute under the project folder (HOME), creating its
+    folder."""
     prefix = "sqlite:///"
     if not url.startswith(prefix) or url == prefix or url.startswith("sqlite:////"):
         return url
     rel = url[len(prefix) :]
     if rel.startswith(":memory:") or Path(rel).is_absolute():
         return url
-    path = ROOT / rel
+    path = HOME / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     return prefix + path.as_posix()
 
@@ -457,7 +457,8 @@ def rules_of(settings: Settings) -> StationRules:
     return StationRules(
         ready=ready,
         scan=scanning.ScanRules(max_length=labels.max_length, allowed=labels.allowed,
-                                ready_rules=ready, box_capacity=settings.shipping.box_capacity),
+                                ready_rules=ready, box_capacity=settings.shipping.box_capacity,
+                                sscc=SsccRule.from_settings(settings.labels)),
         labels=labels,
         fct=FctRules(retest_limit=settings.fct.retest_limit,
                      defect_codes=dict(settings.fct.defect_codes)),

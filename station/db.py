@@ -3,8 +3,8 @@
 import logging
 import sqlite3
 import threading
-from pathlib import Path
 
+import sqlalchemy.exc
 from alembic import command
 from alembic.config import Config
 from flask import g
@@ -12,27 +12,40 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from station.paths import ROOT
+
 log = logging.getLogger(__name__)
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = ROOT / "migrations"
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for SQLite (WAL, FULL sync, BEGIN IMMEDIATE for writes) or PostgreSQL."""
+def make_engine(url: str, busy_timeout_s: float = 10) -> Engine:
+    """An engine for SQLite (WAL, FULL sync, BEGIN IMMEDIATE for writes) or PostgreSQL; a write
+    waits at most `busy_timeout_s` for a lock, then fails as DATABASE_BUSY."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+        @event.listens_for(engine, "connect")
+        def set_lock_timeout(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute(f"SET lock_timeout = {int(busy_timeout_s * 1000)}")  # ms; 0 waits forever
+            cur.close()
+            dbapi_conn.commit()
+
+        return engine
+    engine = create_engine(url, connect_args={"check_same_thread": False,
+                                              "timeout": busy_timeout_s})
 
     @event.listens_for(engine, "connect")
     def set_pragmas(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (SQLAlchemy's recipe)
         cur = dbapi_conn.cursor()
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000",
-                       "foreign_keys=ON"):
+        for pragma in ("journal_mode=WAL", "synchronous=FULL",
+                       f"busy_timeout={int(busy_timeout_s * 1000)}", "foreign_keys=ON"):
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
 
-    turns = engine.writer_turns = WriterTurns(timeout=10)  # it lives and dies with the engine
+    turns = engine.writer_turns = WriterTurns(timeout=busy_timeout_s)  # lives with the engine
 
     @event.listens_for(engine, "begin")
     def begin(conn):
@@ -77,6 +90,27 @@ class WriterTurns:
         if info.pop(self.KEY, False):
             self.owner = None
             self.lock.release()
+
+
+def busy_errors() -> tuple[type[BaseException], ...]:
+    """The exception classes a busy database raises, wrapped by SQLAlchemy or not."""
+    found = [sqlalchemy.exc.OperationalError, sqlite3.OperationalError]
+    try:
+        import psycopg
+    except ImportError:  # PostgreSQL's driver is optional for an SQLite station
+        pass
+    else:
+        found.append(psycopg.OperationalError)
+    return tuple(found)
+
+
+def is_busy(exc: BaseException) -> bool:
+    """True when the database refused for a lock it could not get in time: SQLite's "database
+    is locked" (or our write turn's), PostgreSQL's lock timeout (SQLSTATE 55P03)."""
+    exc = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    if isinstance(exc, sqlite3.OperationalError):
+        return "database is locked" in str(exc) or "database is busy" in str(exc)
+    return getattr(exc, "sqlstate", None) == "55P03" or getattr(exc, "pgcode", None) == "55P03"
 
 
 def reader(engine: Engine) -> Engine:
@@ -134,7 +168,8 @@ def close_session(_exc=None) -> None:
 
 def init_app(app) -> None:
     """Create the engine, migrate, and close each request's session."""
-    engine = make_engine(app.config["DATABASE_URL"])
+    engine = make_engine(app.config["DATABASE_URL"],
+                         app.config["SETTINGS"].database.busy_timeout_s)
     app.extensions["engine"] = engine
     if engine.dialect.name == "sqlite":
         app.config["SQLITE_WARNING"] = check_sqlite_library()

@@ -128,6 +128,12 @@ class BadgeLocked(StationError):
     todo = N_("Ask a supervisor to unlock it.")
 
 
+class DatabaseBusy(StationError):
+    code, status = "DATABASE_BUSY", 503
+    message = N_("The database is busy: nothing was stored.")
+    todo = N_("Try again in a moment; if it stays busy, call the line leader.")
+
+
 class Forbidden(StationError):
     code, status = "FORBIDDEN", 403
     message = N_("Your role ({role}) may not do this.")

@@ -3,7 +3,7 @@
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Column, Numeric, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Numeric, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -378,8 +378,18 @@ class Box(SQLModel, table=True):
     order_id: int = Field(foreign_key="work_order.id", index=True)
     number: int
     capacity: int
+    # Its SSCC (GS1 AI 00), given when the box opens; boxes packed before migration 0008 have none.
+    sscc: str | None = Field(default=None, max_length=18, unique=True, index=True)
     closed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class SsccCounter(SQLModel, table=True):
+    """The last SSCC serial reference given under one extension digit and company prefix."""
+
+    __tablename__ = "sscc_counter"
+    prefix: str = Field(primary_key=True, max_length=13)  # the extension digit, then the prefix
+    last_reference: int = Field(sa_type=BigInteger)  # a 6-digit prefix leaves 10 digits
 
 
 class BoxBoard(SQLModel, table=True):

@@ -241,10 +241,10 @@ PATHS = {
         "Queue a label as ZPL on a printer (the station's, or `printer`); answers at once, the "
         "job goes queued -> sending -> sent or failed (with `error`) by itself. label: board "
         "(key = serial), boards (key = order, every board), panel (key = panel id), box (key = "
-        "order, `box` number, `per_box` boards a box). NOT_ENCODABLE, TOO_LONG_FOR_LABEL 400, "
-        "NO_PRINTER 404", "operator, qa, supervisor",
+        "order, `box` number of a box packed at PACK, with the SSCC it got then). "
+        "NOT_ENCODABLE, TOO_LONG_FOR_LABEL 400, NO_PRINTER 404", "operator, qa, supervisor",
         _obj(["label", "key"], label={"enum": ["board", "boards", "panel", "box"]}, key=STR,
-             box=INT, per_box=INT, symbology={"enum": ["code128", "datamatrix"]}, copies=INT,
+             box=INT, symbology={"enum": ["code128", "datamatrix"]}, copies=INT,
              station=STR, printer=STR), 202,
         _obj(id=INT, printer=STR, label=STR,
              state={"enum": ["queued", "sending", "sent", "failed"]}, attempts=INT,
@@ -317,13 +317,23 @@ def openapi_document() -> dict:
         (400, "malformed input"), (401, "no or bad token, or bad credentials"),
         (403, "the role may not do this"), (404, "unknown thing"),
         (409, "a rule of the floor says no"))}
+    responses["E503"] = {
+        "description": "DATABASE_BUSY: the database could not be had in time (another write "
+                       "holds its lock); nothing was stored. Try again after Retry-After.",
+        "headers": {"Retry-After": {"description": "seconds to wait before trying again",
+                                    "schema": INT}},
+        "content": {"application/json": {"schema": ERROR}}}
+    busy = {"503": {"$ref": "#/components/responses/E503"}}  # every endpoint on the database
+    paths = {path: ops if path == "/api/v1/openapi.json" else
+             {method: {**doc, "responses": {**doc["responses"], **busy}}
+              for method, doc in ops.items()} for path, ops in PATHS.items()}
     return {
         "openapi": "3.0.3",
         "info": {"title": "SMT line station API", "version": "1",
                  "description": "JSON in and out; times in UTC with Z; money as decimal strings."},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "paths": PATHS,
+        "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {"Error": _obj(["error"], error=_obj(["code", "message"], code=STR,

@@ -32,6 +32,50 @@ PERMISSIONS = {
 }
 
 
+# What each API endpoint that changes something asks of the role, checked when its token is
+# read and before its body is (a role that may not do it hears so, not that its input is
+# wrong). The rules check again; an endpoint not listed here needs "read" at the door.
+API_ACTIONS = {
+    "scans_api.create_scan": "floor",
+    "orders_api.create_order": "master_data",
+    "orders_api.add_boards": "master_data",
+    "orders_api.hold_order": "hold",
+    "orders_api.release_order": "hold",
+    "masterdata_api.create_customer": "master_data",
+    "masterdata_api.create_product": "master_data",
+    "masterdata_api.create_station": "master_data",
+    "profiles_api.create_profile_board": "master_data",
+    "profiles_api.create_profile": "floor",
+    "readiness_api.create_stencil": "master_data",
+    "readiness_api.measure_tension": "floor",
+    "readiness_api.clean_stencil": "floor",
+    "readiness_api.inspect_stencil": "floor",
+    "readiness_api.retire_stencil": "floor",
+    "readiness_api.mount_stencil": "floor",
+    "readiness_api.create_lot": "master_data",
+    "readiness_api.open_lot": "floor",
+    "readiness_api.bake_lot": "floor",
+    "readiness_api.allocate_lot": "floor",
+    "readiness_api.upload_data_package": "master_data",
+    "readiness_api.check_panel": "master_data",
+    "fct_api.create_test": "floor",
+    "fct_api.import_openhtf": "floor",
+    "fct_api.import_csv": "floor",
+    "fct_api.repair_board": "floor",
+    "fct_api.scrap_board": "scrap",
+    "fct_api.sign_off": "signoff",
+    "labels_api.create_print_job": "floor",
+    "shipping_api.create_shipment": "ship",
+    "shipping_api.record_payment": "payment",
+    "shipping_api.reverse_payment": "payment",
+    "shipping_api.issue_invoice": "payment",
+    "shipping_api.write_quotation": "quote",
+    "shipping_api.confirm_quotation": "quote",
+    "shipping_api.set_terms": "terms",
+    "line_api.set_station_state": "floor",
+}
+
+
 def may(user: User | None, action: str) -> bool:
     """True when the user's role may do the action."""
     return user is not None and user.role in PERMISSIONS.get(action, set())

@@ -1,6 +1,7 @@
 """The JSON API through the Flask test client with bearer tokens: access, master data, scans."""
 
 import itertools
+import re
 import threading
 
 import pytest
@@ -124,6 +125,36 @@ def test_a_role_that_may_not_gets_403(app, api, new_order, role, method, path, b
     assert role in err["message"]
     assert stored(app) == before
     assert order(api, number)["holds"] == [] and order(api, number)["boards"] == 1
+
+
+@pytest.mark.parametrize("path", ["/api/v1/scans", "/api/v1/tests/csv",
+                                  "/api/v1/tests/openhtf", "/api/v1/tests"])
+def test_a_role_that_may_not_hears_403_before_its_input_is_read(app, api, path):
+    before = stored(app)
+    r = api.client.post(path, headers=api._headers("finance"))  # no body at all
+    assert_error(r, 403, "FORBIDDEN")
+    r = api.client.post(path, data="not json", content_type="application/json",
+                        headers=api._headers("admin"))
+    assert_error(r, 403, "FORBIDDEN")
+    assert stored(app) == before
+    r = api.client.post(path, headers=api._headers("operator"))  # a floor role: its input
+    assert_error(r, 400, "INVALID_INPUT")
+
+
+def test_every_role_the_api_table_denies_gets_403_on_an_empty_body(app, api):
+    from station import people
+
+    endpoints = {rule.endpoint: rule for rule in app.url_map.iter_rules()}
+    assert set(people.API_ACTIONS) <= set(endpoints)  # the table names real endpoints
+    for endpoint, action in people.API_ACTIONS.items():
+        rule = endpoints[endpoint]
+        path = re.sub(r"<[^<>:]+>", "X", re.sub(r"<int:[^<>]+>", "1", rule.rule))
+        method = "delete" if "DELETE" in rule.methods else "post"
+        for role in people.ROLES:
+            if role in people.PERMISSIONS[action]:
+                continue
+            r = getattr(api.client, method)(path, headers=api._headers(role))
+            assert r.status_code == 403, (endpoint, role, r.get_json())
 
 
 @pytest.mark.parametrize("role", ["operator", "qa", "finance", "supervisor", "admin"])

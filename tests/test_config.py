@@ -4,7 +4,7 @@ import pytest
 from conftest import reconfigure
 from pydantic import ValidationError
 
-from station import config, create_app
+from station import config, create_app, paths
 from station.config import SettingsError, load_settings, parse
 
 
@@ -102,7 +102,7 @@ def test_the_environment_overrides_the_file(tmp_path, monkeypatch):
     assert settings.database.url == "postgresql://plant/db" and settings.mqtt.url == ""
     monkeypatch.delenv("DATABASE_URL")
     monkeypatch.setenv("STATION_CONFIG", str(path))
-    assert load_settings().database.url == f"sqlite:///{(config.ROOT / 'instance/x.db').as_posix()}"
+    assert load_settings().database.url == f"sqlite:///{(paths.ROOT / 'instance/x.db').as_posix()}"
 
 
 def test_settings_are_read_only_and_rules_are_built_once(app, tmp_path):

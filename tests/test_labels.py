@@ -320,15 +320,6 @@ def test_sscc_is_extension_prefix_reference_and_check_digit(tmp_path):
         labels.sscc(labels.SsccRule(10, "0614141"), 1)
 
 
-def test_the_sscc_counter_gives_each_box_one_reference_and_survives_a_restart(tmp_path):
-    counter = labels.SsccCounter(tmp_path / "sscc.json", first=500)
-    assert counter.reference("WO-1", 1) == 500
-    assert counter.reference("WO-1", 2) == 501
-    assert counter.reference("WO-1", 1) == 500  # a reprint
-    again = labels.SsccCounter(tmp_path / "sscc.json", first=500)
-    assert again.reference("WO-2", 1) == 502 and again.reference("WO-1", 2) == 501
-
-
 # --- ZPL --------------------------------------------------------------------------------------
 
 def unhex(text: str) -> str:

@@ -79,3 +79,13 @@ def test_the_scan_endpoint_documents_its_answer_and_errors(doc):
     body = scan["requestBody"]["content"]["application/json"]["schema"]
     assert {"station", "code"} <= set(body["required"])
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+def test_every_endpoint_documents_database_busy_with_retry_after(doc):
+    busy = doc["components"]["responses"]["E503"]
+    assert "DATABASE_BUSY" in busy["description"] and "Retry-After" in busy["headers"]
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            if path != "/api/v1/openapi.json":
+                assert operation["responses"]["503"] == {"$ref": "#/components/responses/E503"}, \
+                    f"{method} {path}"

@@ -6,9 +6,12 @@ import time
 
 import pytest
 from conftest import reconfigure
+from sqlmodel import select
 
+from station import masterdata
 from station.config import SettingsError, parse
-from station.shipping import printing
+from station.models import Board
+from station.shipping import gate, printing
 from station.shipping.printing import PrinterConfig, Printers, PrintQueue, status_problems, wait_for
 
 READY = (b"\x02030,0,0,1245,000,0,0,0,000,0,0,0\x03\r\n"
@@ -320,12 +323,16 @@ def test_the_api_queues_a_board_label_and_reports_the_job(printing_app, api):
     assert listed[0]["name"] == "zebra1" and listed[0]["jobs"][0]["id"] == job["id"]
 
 
-def test_the_api_prints_every_board_of_an_order_and_a_box(printing_app, api):
+def test_the_api_prints_every_board_of_an_order_and_a_box(printing_app, api, session):
     app, fake = printing_app
+    order = masterdata.find_order(session, "WO-1")
+    boards = session.exec(select(Board.id).where(Board.order_id == order.id)).all()
+    gate.pack(session, order.id, list(boards), capacity=3)  # 4 boards: 3 + 1
+    session.commit()
     boards = api.post("/api/v1/print-jobs", {"label": "boards", "key": "WO-1",
                                              "symbology": "datamatrix"}).get_json()
     box = api.post("/api/v1/print-jobs", {"label": "box", "key": "WO-1", "box": 2,
-                                          "per_box": 3, "copies": 2}).get_json()
+                                          "copies": 2}).get_json()
     for job in (boards, box):
         assert wait_for(app.extensions["printers"].job(job["id"])).state == "sent"
     assert until(lambda: len(fake.jobs) == 2)

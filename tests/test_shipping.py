@@ -13,13 +13,22 @@ import pytest
 from conftest import PEPPER, ROUTE, build_line, make_app, make_ready
 from sqlmodel import Session, func, select
 
-from station import masterdata
+from station import events, masterdata
 from station.errors import BadCredentials, Forbidden, InvalidInput, NotFound, NotReady
 from station.line import scanning
-from station.models import Box, Event, Invoice, Payment, Shipment, User, WorkOrder
+from station.models import (
+    Box,
+    Event,
+    Invoice,
+    Payment,
+    Shipment,
+    SsccCounter,
+    User,
+    WorkOrder,
+)
 from station.quality import fct, holds, qa
 from station.readiness import stencils
-from station.shipping import gate, money
+from station.shipping import gate, labels, money
 
 FCT = ROUTE.index("FCT")
 CODES = ("ALREADY_SHIPPED", "NOT_ALL_PASSED", "NOT_SIGNED_OFF", "SIGNOFF_VOID", "ON_HOLD",
@@ -656,6 +665,57 @@ def test_a_panel_packed_at_once_spills_into_a_new_box(session, line):
     assert codes(session, number) == ["NOT_SIGNED_OFF", "NOT_PAID"]
 
 
+def test_the_sscc_counter_is_a_database_row_per_prefix_from_the_first_reference(app):
+    rule = labels.SsccRule(0, "7700001", first_reference=500)  # a prefix of this test alone
+    with Session(app.extensions["engine"]) as s:
+        assert [labels.take_sscc(s, rule)[-10:-1] for _ in range(2)] == ["000000500",
+                                                                         "000000501"]
+        s.commit()
+    with Session(app.extensions["engine"]) as s:  # a restart: the row carries on
+        assert labels.take_sscc(s, rule)[-10:-1] == "000000502"
+        other = labels.take_sscc(s, labels.SsccRule(1, "7700001"))  # its own extension digit
+        assert other.startswith("17700001") and other[-10:-1] == "000000001"
+        s.rollback()  # a box that did not open gives its reference back
+    with Session(app.extensions["engine"]) as s:
+        assert labels.take_sscc(s, rule)[-10:-1] == "000000502"
+        raised = labels.SsccRule(0, "7700001", first_reference=9000)  # after a reinstall
+        assert labels.take_sscc(s, raised)[-10:-1] == "000009000"
+        assert labels.take_sscc(s, rule)[-10:-1] == "000009001"  # never back down
+        with pytest.raises(InvalidInput, match="gs1_company_prefix"):
+            labels.take_sscc(s, labels.SsccRule(0, "12AB"))
+
+
+def test_a_box_opened_at_pack_keeps_its_sscc_and_its_event_records_it(session, line):
+    number, serials = open_order(session, line, boards=3)
+    rules = scanning.ScanRules(box_capacity=2, sscc=labels.SsccRule(0, "7700002", 41))
+    for serial in serials:
+        walk(session, line, [serial], upto="QA")
+        scanning.scan(session, "T-PACK", serial, line.users["operator"], rules=rules)
+    order = masterdata.find_order(session, number)
+    boxes = session.exec(select(Box).where(Box.order_id == order.id).order_by(Box.number)).all()
+    assert [b.sscc for b in boxes] == [labels.sscc(rules.sscc, 41), labels.sscc(rules.sscc, 42)]
+    opened = [e for e in events.history(session, f"order:{number}") if e.kind == "box.opened"]
+    assert [e.payload for e in opened] == [
+        {"order": number, "box": i, "capacity": 2, "sscc": b.sscc} for i, b in
+        enumerate(boxes, 1)]
+    assert {(e.actor, e.station_id) for e in opened} == {("operator", "T-PACK")}
+
+
+def test_a_wrong_company_prefix_refuses_the_pack_scan_and_stores_nothing(session, line):
+    number, serials = open_order(session, line, boards=1)
+    walk(session, line, serials, upto="QA")
+    session.commit()
+    counters = session.exec(select(func.count()).select_from(SsccCounter)).one()
+    rules = scanning.ScanRules(sscc=labels.SsccRule(0, "12AB"))
+    with pytest.raises(InvalidInput, match="gs1_company_prefix"):
+        scanning.scan(session, "T-PACK", serials[0], line.users["operator"], rules=rules)
+    session.rollback()
+    order = masterdata.find_order(session, number)
+    assert session.exec(select(func.count()).select_from(Box)
+                        .where(Box.order_id == order.id)).one() == 0
+    assert session.exec(select(func.count()).select_from(SsccCounter)).one() == counters
+
+
 # --- a release racing a payment reversal or a hold ---------------------------------------------
 
 ROUNDS = 16
@@ -768,3 +828,22 @@ def test_a_release_racing_a_hold_is_always_consistent(race_line):
 
     outcomes = check_rounds("hold.placed", engine, line, disturb_for, "ON_HOLD", "ON_HOLD")
     print(f"\n{backend} release vs hold, {ROUNDS} rounds: {dict(outcomes)}")
+
+
+def test_boxes_opened_at_the_same_instant_get_different_ssccs(race_line):
+    backend, engine, line = race_line
+    rule = labels.SsccRule(0, "7700003")  # the prefix's first boxes: its row is made by a race
+    for round_ in range(4):
+        barrier = threading.Barrier(4)
+
+        def take(rule=rule, barrier=barrier):
+            with Session(engine) as s:
+                barrier.wait()
+                code = labels.take_sscc(s, rule)
+                s.commit()
+                return code
+
+        with ThreadPoolExecutor(4) as pool:
+            codes_ = [f.result() for f in [pool.submit(take) for _ in range(4)]]
+        references = sorted(int(c[-10:-1]) for c in codes_)
+        assert references == list(range(4 * round_ + 1, 4 * round_ + 5)), (backend, codes_)

@@ -36,6 +36,7 @@ from station.models import (
 from station.quality import fct, holds
 from station.readiness import interlock, stencils
 from station.shipping import gate
+from station.shipping.labels import SsccRule
 
 SCAN_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 TESTED_STEPS = {"FCT"}  # passed by a test result, never by a scan
@@ -49,6 +50,7 @@ class ScanRules:
     allowed: re.Pattern = field(default=DEFAULT_ALLOWED)
     ready_rules: interlock.Rules = field(default_factory=interlock.Rules)
     box_capacity: int = 10
+    sscc: SsccRule = field(default_factory=SsccRule)  # how a box opened at PACK is numbered
 
 
 def scan(session: Session, station_id: str, raw, user: User, scan_id=None,
@@ -183,8 +185,8 @@ def _pass_step(session: Session, boards: list, order, station_id: str, step: str
         warning = stencils.count_print(session, order.stencil_id,
                                        rules.ready_rules.life_warning_pct)
         warnings += [warning] if warning else []
-    box = gate.pack(session, order.id, [b.id for b in boards], rules.box_capacity) \
-        if step == "PACK" else None
+    box = gate.pack(session, order.id, [b.id for b in boards], rules.box_capacity,
+                    rules.sscc, user, station_id) if step == "PACK" else None
     answer = {"accepted": True, "warnings": warnings,
               "serial": boards[0].serial if len(boards) == 1 else code,
               "order": order.number, "step": step, "next_step": _next(order.route, index + 1),

@@ -25,13 +25,15 @@ from dataclasses import dataclass, field
 from operator import sub
 from pathlib import Path
 
+from station.paths import ROOT
+
 ALGORITHM_VERSION = "1"
 STATS = ("peak_C", "tal_s", "soak_s", "max_rise_Cps", "max_fall_Cps", "t_within5_s",
          "cool_rate_Cps", "t25_to_peak_s")
 BOARD_STATS = ("delta_t_peak_C",)
 ALL_STATS = STATS + BOARD_STATS
 VERDICTS = ("PASS", "WARN", "FAIL", "INVALID")
-DEFAULT_WINDOWS = Path(__file__).resolve().parent.parent.parent / "config" / "pastes.toml"
+DEFAULT_WINDOWS = ROOT / "config" / "pastes.toml"
 
 OPEN_C = 1000.0  # a reading at or above this is an open thermocouple (MAX6675 reads 1023.75)
 MAX_PLAUSIBLE_C = 500.0  # no reflow oven reaches this: a reading above is a sensor fault

@@ -1,5 +1,6 @@
 """The station's blueprints, one per floor concept."""
 
+from station import db
 from station.errors import StationError
 from station.routes import (
     api,
@@ -34,6 +35,8 @@ def init_app(app) -> None:
             app.register_blueprint(module.api)
     app.session_interface = web.CookieSessions()
     app.register_error_handler(StationError, web.handle_error)
+    for busy in db.busy_errors():
+        app.register_error_handler(busy, web.handle_busy)
     app.before_request(web.load_user)
     app.after_request(web.add_headers)
     app.jinja_env.filters["printable"] = web.printable

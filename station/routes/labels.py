@@ -1,7 +1,6 @@
 """Labels: printable label pages, printing them as ZPL on the station's printer, the queue."""
 
 import threading
-from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -16,7 +15,6 @@ from flask import (
 )
 
 from station import people
-from station.config import ROOT
 from station.db import get_session
 from station.errors import InvalidInput, NotFound
 from station.routes.api import endpoint
@@ -39,18 +37,6 @@ def printers() -> Printers:
     return app.extensions["printers"]
 
 
-def sscc_counter() -> labels.SsccCounter:
-    """The app's SSCC serial reference counter (a file in the instance folder for now)."""
-    app = current_app
-    cfg = settings().labels
-    with _setup_lock:
-        if "sscc_counter" not in app.extensions:
-            path = Path(cfg.sscc_counter_file or Path(app.instance_path, "sscc.json"))
-            path = path if path.is_absolute() else ROOT / path
-            app.extensions["sscc_counter"] = labels.SsccCounter(path, cfg.sscc_first_reference)
-    return app.extensions["sscc_counter"]
-
-
 def _symbology(value) -> str:
     if value in (None, "", "code128", "datamatrix"):
         return value or "code128"
@@ -67,12 +53,6 @@ def _positive(value, what: str, default=None, limit: int = 10**6):
     if not 1 <= number <= limit:
         raise InvalidInput(detail=f"{what} must be a whole number from 1 to {limit}")
     return number
-
-
-def _box(number: str, box: int, per_box) -> labels.BoxLabel:
-    return labels.box_label(get_session(), number, box,
-                            labels.SsccRule.from_settings(settings().labels),
-                            sscc_counter(), _positive(per_box, "per_box"))
 
 
 def _sheet(template: str, stock: str, **context):
@@ -126,14 +106,13 @@ def panel_page(panel_id):
 @bp.get("/boxes/<number>/<int:box>")
 @login_required()
 def box_page(number, box):
-    """Box `box` of an order (?per_box= boards in a full box): customer, quantity, SSCC."""
-    label = _box(number, box, request.args.get("per_box"))
+    """Box `box` of an order as packed: customer, quantity, and the SSCC it got at PACK."""
+    label = labels.box_label(get_session(), number, box)
     order_svg = labels.bars_svg(labels.code128(label.order, "the order number"), 92.0, 12.0,
                                 0.33)
     sscc_svg = labels.bars_svg(labels.gs1_128([("00", label.sscc)]), 96.0, 32.0, 0.5, 0.25)
     return _sheet("labels/box.html", "box", label=label, order_svg=order_svg, sscc_svg=sscc_svg,
-                  hri=labels.sscc_hri(label.sscc), kind="box", key=number, box=box,
-                  per_box=request.args.get("per_box", ""))
+                  hri=labels.sscc_hri(label.sscc), kind="box", key=number, box=box)
 
 
 @bp.get("/orders/<number>/traveller")
@@ -180,7 +159,7 @@ def queue_print(user, d) -> dict:
         title = f"panel {key}"
     else:
         box = _positive(d.get("box"), "box", 1)
-        zpl = labels.box_zpl(_box(key, box, d.get("per_box")), dpmm, copies)
+        zpl = labels.box_zpl(labels.box_label(session, key, box), dpmm, copies)
         title = f"box {box} of order {key}"
     if not zpl:
         raise InvalidInput(detail=f"{title}: nothing to print")

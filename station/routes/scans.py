@@ -34,7 +34,8 @@ MAX_WAIT_S = 1.0  # the longest a feed request may wait for news
 
 
 def scan_rules() -> scanning.ScanRules:
-    """The configured length cap and allowlist for scanned codes, and the readiness limits."""
+    """The configured length cap and allowlist for scanned codes, the readiness limits, and
+    how PACK fills and numbers boxes."""
     return rules().scan
 
 

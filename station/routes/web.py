@@ -3,14 +3,24 @@
 import time
 from functools import wraps
 
-from flask import current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import get_locale, gettext
 
-from station import people
+from station import db, people
 from station.config import Settings, StationRules
 from station.db import get_session
-from station.errors import N_, InvalidInput, StationError, Unauthenticated, say
+from station.errors import N_, DatabaseBusy, InvalidInput, StationError, Unauthenticated, say
 from station.line.codes import BIDI
 from station.models import User
 from station.readiness import interlock
@@ -71,6 +81,7 @@ def api_user() -> User:
     if user is None:
         raise Unauthenticated()
     g.user = user
+    people.require(user, people.API_ACTIONS.get(request.endpoint, "read"))  # before its body
     return user
 
 
@@ -103,6 +114,19 @@ def handle_error(err: StationError):
     template = "_error.html" if is_htmx() else "error.html"
     status = 200 if is_htmx() else err.status  # htmx swaps only 2xx answers
     return render_template(template, error=error), status
+
+
+RETRY_AFTER_S = 2  # how long a client told DATABASE_BUSY waits before it tries again
+
+
+def handle_busy(exc: Exception):
+    """A lock the database could not get in time: 503 DATABASE_BUSY with a Retry-After, as
+    JSON for the API and as an error page on screens; any other database error goes on."""
+    if not db.is_busy(exc):
+        raise exc
+    response = make_response(handle_error(DatabaseBusy()))
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 class CookieSessions(SecureCookieSessionInterface):

@@ -20,7 +20,7 @@ from station.models import (
 from station.quality import qa
 from station.quality.holds import order_holds
 from station.readiness import interlock
-from station.shipping import money
+from station.shipping import labels, money
 
 # What to do about each blocker, and who can do it.
 ADVICE = {
@@ -109,8 +109,11 @@ def _unfinished(session: Session, order: WorkOrder, product: Product) -> int:
     return max(boards - done, 0) if boards else order.quantity
 
 
-def pack(session: Session, order_id: int, board_ids: list[int], capacity: int) -> Box:
-    """Put boards scanned at PACK into the order's open box, opening a new one when full."""
+def pack(session: Session, order_id: int, board_ids: list[int], capacity: int,
+         rule: labels.SsccRule | None = None, by: User | None = None,
+         station_id: str | None = None) -> Box:
+    """Put boards scanned at PACK into the order's open box, opening a new one when full: a new
+    box takes its SSCC in this transaction, and its event records it."""
     box = session.exec(select(Box).where(Box.order_id == order_id, Box.closed_at.is_(None))
                        .order_by(Box.number.desc())).first()
     for board_id in board_ids:
@@ -118,13 +121,26 @@ def pack(session: Session, order_id: int, board_ids: list[int], capacity: int) -
             if box is not None:
                 box.closed_at = utcnow()
                 session.add(box)
-            number = session.exec(select(func.count()).select_from(Box)
-                                  .where(Box.order_id == order_id)).one() + 1
-            box = Box(order_id=order_id, number=number, capacity=capacity)
-            session.add(box)
-            session.flush()
+            box = _open_box(session, order_id, capacity, rule or labels.SsccRule(), by,
+                            station_id)
         session.add(BoxBoard(board_id=board_id, box_id=box.id))
         session.flush()
+    return box
+
+
+def _open_box(session: Session, order_id: int, capacity: int, rule: labels.SsccRule,
+              by: User | None, station_id: str | None) -> Box:
+    """The order's next box with its SSCC, and the event that says so."""
+    number = session.exec(select(func.count()).select_from(Box)
+                          .where(Box.order_id == order_id)).one() + 1
+    box = Box(order_id=order_id, number=number, capacity=capacity,
+              sscc=labels.take_sscc(session, rule))
+    session.add(box)
+    session.flush()
+    order = session.get(WorkOrder, order_id)
+    events.record(session, "box.opened", f"order:{order.number}",
+                  {"order": order.number, "box": number, "capacity": capacity,
+                   "sscc": box.sscc}, by, station_id)
     return box
 
 

@@ -4,22 +4,20 @@
 # database; the `*_zpl` functions turn a label into ZPL for a Zebra-type printer. The pages that
 # show the same labels in a browser are templates under templates/labels/.
 
-import json
 import math
-import os
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 from barcode.charsets import code128 as c128
 from barcode.codex import Code128, Gs1_128
 from ppf.datamatrix import DataMatrix
+from sqlalchemy import case, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, func, select
 
 from station.errors import N_, InvalidInput, NotFound, StationError, UnknownBoard
 from station.masterdata import find_order
-from station.models import Board, Box, BoxBoard, Customer, Product, WorkOrder
+from station.models import Board, Box, BoxBoard, Customer, Product, SsccCounter, WorkOrder
 
 START = {103: "A", 104: "B", 105: "C"}
 SWITCH = {99: "C", 100: "B", 101: "A"}
@@ -307,17 +305,22 @@ def check_digit(digits: str) -> int:
     return (10 - total % 10) % 10
 
 
+EXAMPLE_PREFIX = "0614141"  # GS1's example company prefix, as config/station.toml ships
+
+
 @dataclass(frozen=True)
 class SsccRule:
-    """How this site numbers its boxes: the extension digit and its GS1 company prefix."""
+    """How this site numbers its boxes: the extension digit, its GS1 company prefix, and the
+    serial reference to start from."""
 
-    extension: int
-    company_prefix: str
+    extension: int = 0
+    company_prefix: str = EXAMPLE_PREFIX
+    first_reference: int = 1
 
     @classmethod
     def from_settings(cls, labels) -> "SsccRule":
         """The rule of config/station.toml's [labels] section (station.config.Labels)."""
-        return cls(labels.sscc_extension, labels.gs1_company_prefix)
+        return cls(labels.sscc_extension, labels.gs1_company_prefix, labels.sscc_first_reference)
 
 
 def sscc(rule: SsccRule, reference: int) -> str:
@@ -336,37 +339,25 @@ def sscc(rule: SsccRule, reference: int) -> str:
     return body + str(check_digit(body))
 
 
-class SsccCounter:
-    """Serial references for SSCCs, one per box of an order, kept in a JSON file."""
-
-    # A stand-in until boxes have a table: the same box gets the same reference on a reprint, a
-    # new box the next one. One station process only; a shared database needs the table.
-
-    def __init__(self, path: str | os.PathLike, first: int = 1):
-        self.path, self.first = Path(path), first
-        self._lock = threading.Lock()
-
-    def reference(self, order: str, box: int) -> int:
-        """The box's serial reference, given out now if it has none."""
-        key = f"{order}/{box}"
-        with self._lock:
-            state = self._load()
-            if key not in state["boxes"]:
-                state["boxes"][key] = state["next"]
-                state["next"] += 1
-                self._save(state)
-            return state["boxes"][key]
-
-    def _load(self) -> dict:
-        if not self.path.exists():
-            return {"next": self.first, "boxes": {}}
-        return json.loads(self.path.read_text())
-
-    def _save(self, state: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
-        os.replace(tmp, self.path)  # atomic: a crash leaves the old file or the new one
+def take_sscc(session: Session, rule: SsccRule) -> str:
+    """The next SSCC of the rule, its serial reference taken in the session's transaction."""
+    # The counter's row is updated before it is read: the update locks it (PostgreSQL) or the
+    # transaction holds the write lock (SQLite), so two stations never get the same reference,
+    # and a rolled-back box gives its reference back.
+    sscc(rule, 0)  # a wrong prefix in the configuration refuses before anything is written
+    key, first = f"{rule.extension}{rule.company_prefix}", max(rule.first_reference, 0)
+    t, conn = SsccCounter.__table__, session.connection()
+    bump = (update(t).where(t.c.prefix == key).values(last_reference=case(
+        (t.c.last_reference + 1 < first, first), else_=t.c.last_reference + 1)))
+    if conn.execute(bump).rowcount == 0:  # the prefix's first box: its row, unless a rival's
+        # (made just before `first`, then bumped like any other: an INSERT's rowcount cannot
+        # tell who made the row, psycopg reports -1)
+        dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+        conn.execute(dialect.insert(t).values(prefix=key, last_reference=first - 1)
+                     .on_conflict_do_nothing(index_elements=["prefix"]))
+        conn.execute(bump)
+    reference = conn.execute(select(t.c.last_reference).where(t.c.prefix == key)).scalar_one()
+    return sscc(rule, reference)
 
 
 # --- What the labels say ----------------------------------------------------------------------
@@ -472,31 +463,23 @@ def panel_labels(session: Session, panel_id: str) -> list[PanelLabel]:
                        len(chunks)) for i, chunk in enumerate(chunks, 1)]
 
 
-def box_label(session: Session, number: str, box: int, rule: SsccRule, counter: SsccCounter,
-              per_box: int | None = None) -> BoxLabel:
-    """Box `box` of an order: as packed at PACK, else `per_box` boards a box (default: one box)."""
+def box_label(session: Session, number: str, box: int) -> BoxLabel:
+    """Box `box` of an order as packed at PACK, with the SSCC it was given when it opened."""
     order = find_order(session, number)
     packed = session.exec(select(Box).where(Box.order_id == order.id, Box.number == box)).first()
-    if packed is not None:  # the boards really in it; the expected count of boxes of its size
-        per_box = packed.capacity
-        quantity = session.exec(select(func.count()).select_from(BoxBoard)
-                                .where(BoxBoard.box_id == packed.id)).one()
-        boxes = max(math.ceil(order.quantity / per_box), session.exec(
-            select(func.max(Box.number)).where(Box.order_id == order.id)).one())
-    else:
-        per_box = order.quantity if per_box is None else per_box
-        if isinstance(per_box, bool) or not isinstance(per_box, int) or per_box < 1:
-            raise InvalidInput(detail="boards per box must be a whole number of at least 1")
-        boxes = math.ceil(order.quantity / per_box)
-        if isinstance(box, bool) or not isinstance(box, int) or not 1 <= box <= boxes:
-            raise NotFound(what="box",
-                           key=f"{box} of order {number} ({boxes} boxes of {per_box})")
-        quantity = min(per_box, order.quantity - (box - 1) * per_box)
+    if packed is None:  # a label never gives out an SSCC: the box gets one at PACK
+        raise NotFound(what="box", key=f"{box} of order {number} (a box and its SSCC begin "
+                                       "with its first board scanned at PACK)")
+    if packed.sscc is None:
+        raise NotFound(what="SSCC", key=f"of box {box} of order {number} (packed before "
+                                        "boxes kept their SSCC)")
+    quantity = session.exec(select(func.count()).select_from(BoxBoard)
+                            .where(BoxBoard.box_id == packed.id)).one()
+    boxes = max(math.ceil(order.quantity / packed.capacity), session.exec(
+        select(func.max(Box.number)).where(Box.order_id == order.id)).one())
     customer, product = _order_parts(session, order)
-    sscc(rule, 0)  # a wrong prefix in the configuration uses up no reference
-    code = sscc(rule, counter.reference(order.number, box))
     return BoxLabel(order.number, customer.code, customer.name, product.code, product.revision,
-                    box, boxes, quantity, code)
+                    box, boxes, quantity, packed.sscc)
 
 
 def traveller(session: Session, number: str) -> Traveller:
