@@ -10,7 +10,7 @@ from pathlib import Path
 import setuptools
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("pyproject.toml", "README.md", "station", "templates", "static", "migrations",
+SOURCES = ("pyproject.toml", "setup.py", "README.md", "station", "templates", "static", "migrations",
            "config")
 
 
@@ -55,4 +55,5 @@ def test_the_wheel_carries_the_packages_templates_static_migrations_and_config(t
     assert {f"{data}/{name}" for name in checkout} <= names
     assert f"{data}/migrations/versions/0008_box_sscc.py" in names
     assert "station/translations/zh_Hans_CN/LC_MESSAGES/messages.po" in names
+    assert "station/translations/zh_Hans_CN/LC_MESSAGES/messages.mo" in names  # compiled
     assert not [n for n in names if n.startswith(("tests/", "bench/", "templates/", "static/"))]

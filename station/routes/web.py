@@ -124,6 +124,7 @@ def handle_busy(exc: Exception):
     JSON for the API and as an error page on screens; any other database error goes on."""
     if not db.is_busy(exc):
         raise exc
+    get_session().rollback()  # a failed flush leaves the session unusable until rolled back
     response = make_response(handle_error(DatabaseBusy()))
     response.headers["Retry-After"] = str(RETRY_AFTER_S)
     return response
