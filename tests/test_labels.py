@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from station.shipping import labels
-from station.shipping.labels import NotEncodable, TooLongForLabel
+from station.shipping import labels, symbols, zpl
+from station.shipping.symbols import NotEncodable, TooLongForLabel
 
 # --- A Code 128 reader, independent of the encoder: the standard's table of bar/space widths --
 
@@ -71,7 +71,7 @@ def read_code128(svg: str) -> tuple[str, bool]:
 
 
 def code128_svg(data: str) -> str:
-    return labels.bars_svg(labels.code128(data), 200, 10).markup
+    return symbols.bars_svg(symbols.code128(data), 200, 10).markup
 
 
 @pytest.mark.parametrize("data", [
@@ -86,11 +86,11 @@ def test_a_serial_starting_99_keeps_its_99_in_the_bars():
     # python-barcode 0.16.1 encodes "9912345678" as "12345678": the guard keeps the pair.
     from barcode.codex import Code128
 
-    unguarded = labels.Bars("9912345678", tuple(Code128("9912345678")._build()))
-    assert read_code128(labels.bars_svg(unguarded, 100, 10).markup)[0] == "12345678"  # the bug
-    bars = labels.code128("9912345678")
+    unguarded = symbols.Bars("9912345678", tuple(Code128("9912345678")._build()))
+    assert read_code128(symbols.bars_svg(unguarded, 100, 10).markup)[0] == "12345678"  # the bug
+    bars = symbols.code128("9912345678")
     assert bars.values[:2] == (105, 99)
-    assert read_code128(labels.bars_svg(bars, 100, 10).markup) == ("9912345678", False)
+    assert read_code128(symbols.bars_svg(bars, 100, 10).markup) == ("9912345678", False)
 
 
 def test_every_serial_up_to_four_characters_of_digits_and_letters_decodes():
@@ -102,24 +102,24 @@ def test_every_serial_up_to_four_characters_of_digits_and_letters_decodes():
 
 
 def test_gs1_128_has_fnc1_first_and_between_variable_fields():
-    sscc = labels.gs1_128([("00", "106141411234567897")])
-    assert read_code128(labels.bars_svg(sscc, 200, 10).markup) == ("00106141411234567897", True)
+    sscc = symbols.gs1_128([("00", "106141411234567897")])
+    assert read_code128(symbols.bars_svg(sscc, 200, 10).markup) == ("00106141411234567897", True)
     assert sscc.hri == "(00)106141411234567897"
-    two = labels.gs1_128([("10", "LOT99"), ("21", "9912"), ("00", "106141411234567897")])
-    text, gs1 = read_code128(labels.bars_svg(two, 200, 10).markup)
+    two = symbols.gs1_128([("10", "LOT99"), ("21", "9912"), ("00", "106141411234567897")])
+    text, gs1 = read_code128(symbols.bars_svg(two, 200, 10).markup)
     assert gs1 and text == "10LOT99\x1d219912\x1d00106141411234567897"
-    last = labels.gs1_128([("00", "106141411234567897"), ("10", "A1")])
-    assert read_code128(labels.bars_svg(last, 200, 10).markup) == \
+    last = symbols.gs1_128([("00", "106141411234567897"), ("10", "A1")])
+    assert read_code128(symbols.bars_svg(last, 200, 10).markup) == \
         ("00106141411234567897" + "10A1", True)  # fixed field first: no separator needed
 
 
 def test_gs1_128_refuses_wrong_lengths_and_unknown_ais():
     with pytest.raises(NotEncodable, match="18 digits"):
-        labels.gs1_128([("00", "12345")])
+        symbols.gs1_128([("00", "12345")])
     with pytest.raises(NotEncodable, match="unknown AI"):
-        labels.gs1_128([("99", "x")])
+        symbols.gs1_128([("99", "x")])
     with pytest.raises(NotEncodable, match="82 characters"):
-        labels.gs1_128([("10", "LOT#1")])
+        symbols.gs1_128([("10", "LOT#1")])
 
 
 @pytest.mark.parametrize("data,reason", [
@@ -128,25 +128,25 @@ def test_gs1_128_refuses_wrong_lengths_and_unknown_ais():
 ])
 def test_code128_refuses_what_it_cannot_encode_with_a_clear_reason(data, reason):
     with pytest.raises(NotEncodable) as err:
-        labels.code128(data, "the serial")
+        symbols.code128(data, "the serial")
     assert reason in str(err.value) and "the serial cannot be printed as Code 128" in str(err.value)
     assert err.value.code == "NOT_ENCODABLE" and err.value.status == 400
 
 
 def test_data_too_long_for_the_label_width_is_refused():
-    bars = labels.code128("ACME-PCB-2024-000123-XYZ-LONG")
+    bars = symbols.code128("ACME-PCB-2024-000123-XYZ-LONG")
     with pytest.raises(TooLongForLabel) as err:
-        labels.bars_svg(bars, 46, 12)
+        symbols.bars_svg(bars, 46, 12)
     assert "46 mm" in str(err.value) and "DataMatrix" in err.value.advice()
     assert err.value.code == "TOO_LONG_FOR_LABEL"
     # a moderately long serial fits by narrowing the module, never below 0.19 mm
-    svg = labels.bars_svg(labels.code128("ACME-PCB-24-00012"), 46, 12)
+    svg = symbols.bars_svg(symbols.code128("ACME-PCB-24-00012"), 46, 12)
     assert svg.width_mm <= 46
-    assert 46 / (labels.code128("ACME-PCB-24-00012").width + 20) >= 0.19
+    assert 46 / (symbols.code128("ACME-PCB-24-00012").width + 20) >= 0.19
 
 
 def test_bars_are_sized_in_millimetres():
-    svg = labels.bars_svg(labels.code128("WO-1-00001"), 46, 12)
+    svg = symbols.bars_svg(symbols.code128("WO-1-00001"), 46, 12)
     assert 'height="12mm"' in svg.markup and 'width="41.25mm"' in svg.markup  # 165 x 0.25 mm
     assert 'shape-rendering="crispEdges"' in svg.markup
 
@@ -277,20 +277,20 @@ def read_datamatrix(rows) -> str:
     ("ACME-PCB-2024-000123", 18), ("99" * 30, 22), ("X" * 64, 36),
 ])
 def test_datamatrix_reads_back_in_the_expected_size(data, size):
-    matrix = labels.datamatrix(data)
+    matrix = symbols.datamatrix(data)
     assert matrix.size == (size, size)
     assert read_datamatrix(matrix.rows) == data
 
 
 def test_datamatrix_svg_is_sized_in_mm_and_refuses_what_it_cannot_hold():
-    svg = labels.matrix_svg(labels.datamatrix("WO-1-00001"), 8.0)
+    svg = symbols.matrix_svg(symbols.datamatrix("WO-1-00001"), 8.0)
     assert 'width="8mm"' in svg.markup and svg.markup.count("<rect") > 30
     with pytest.raises(TooLongForLabel):
-        labels.matrix_svg(labels.datamatrix("X" * 64), 5.0)  # 38 modules over 0.25 mm
+        symbols.matrix_svg(symbols.datamatrix("X" * 64), 5.0)  # 38 modules over 0.25 mm
     with pytest.raises(NotEncodable, match="over 64"):
-        labels.datamatrix("X" * 65)
+        symbols.datamatrix("X" * 65)
     with pytest.raises(NotEncodable, match="not ASCII"):
-        labels.datamatrix("板-001")
+        symbols.datamatrix("板-001")
 
 
 # --- SSCC -------------------------------------------------------------------------------------
@@ -329,10 +329,10 @@ def unhex(text: str) -> str:
 
 def test_zpl_text_cannot_carry_commands():
     evil = "ACME ^XZ^XA^FO0,0^FDpwned^FS ~JA ~HS_x"
-    escaped = labels.zpl_text(evil)
+    escaped = zpl.zpl_text(evil)
     assert "^" not in escaped and "~" not in escaped
     assert unhex(escaped) == evil
-    assert labels.zpl_text("深圳") == "_E6_B7_B1_E5_9C_B3"
+    assert zpl.zpl_text("深圳") == "_E6_B7_B1_E5_9C_B3"
 
 
 def read_zpl_code128(field: str) -> tuple[str, bool]:
@@ -363,17 +363,17 @@ def read_zpl_code128(field: str) -> tuple[str, bool]:
 
 @pytest.mark.parametrize("serial", ["9912345678", "99A", "WO-1-00001", "12345", "a>b~c^d_e"])
 def test_zpl_code128_is_the_same_symbol(serial):
-    bars = labels.code128(serial)
-    data = labels.zpl_code128_data(bars)
+    bars = symbols.code128(serial)
+    data = zpl.zpl_code128_data(bars)
     assert "^" not in data and "~" not in data
     assert read_zpl_code128(data) == (serial, False)
 
 
 def test_zpl_gs1_128_starts_in_c_with_fnc1():
-    bars = labels.gs1_128([("00", "106141411234567897")])
-    assert labels.zpl_code128_data(bars) == ">;>800106141411234567897"
-    two = labels.gs1_128([("10", "LOT99"), ("21", "12")])
-    assert read_zpl_code128(labels.zpl_code128_data(two)) == ("10LOT99\x1d2112", True)
+    bars = symbols.gs1_128([("00", "106141411234567897")])
+    assert zpl.zpl_code128_data(bars) == ">;>800106141411234567897"
+    two = symbols.gs1_128([("10", "LOT99"), ("21", "12")])
+    assert read_zpl_code128(zpl.zpl_code128_data(two)) == ("10LOT99\x1d2112", True)
 
 
 def board(serial="WO-1-00001", **kw):
@@ -381,41 +381,41 @@ def board(serial="WO-1-00001", **kw):
 
 
 def test_board_zpl_is_one_label_with_code128_and_escaped_text():
-    zpl = labels.board_zpl(board("9912-0001", panel="WO-1-P0001", position=2), dpmm=8)
-    assert zpl.startswith("^XA^CI28^PW400^LL200") and zpl.rstrip().endswith("^PQ1^XZ")
-    assert zpl.count("^XA") == 1 and zpl.count("^XZ") == 1
-    field = re.search(r"\^BCN,\d+,N,N,N\^FH_\^FD(.*?)\^FS", zpl).group(1)
+    out = zpl.board_zpl(board("9912-0001", panel="WO-1-P0001", position=2), dpmm=8)
+    assert out.startswith("^XA^CI28^PW400^LL200") and out.rstrip().endswith("^PQ1^XZ")
+    assert out.count("^XA") == 1 and out.count("^XZ") == 1
+    field = re.search(r"\^BCN,\d+,N,N,N\^FH_\^FD(.*?)\^FS", out).group(1)
     assert read_zpl_code128(field) == ("9912-0001", False)
-    assert "^BY2,3," in zpl  # 0.25 mm modules at 8 dots/mm
-    assert "WO-1 PCB/A WO-1-P0001/2" in zpl
+    assert "^BY2,3," in out  # 0.25 mm modules at 8 dots/mm
+    assert "WO-1 PCB/A WO-1-P0001/2" in out
 
 
 def test_board_zpl_datamatrix_sets_its_escape_character():
-    zpl = labels.board_zpl(board(), dpmm=12, symbology="datamatrix", copies=3)
-    assert "^PW300^LL120" in zpl and "^PQ3^XZ" in zpl
-    assert re.search(r"\^BXN,\d+,200,,,,\|\^FH_\^FDWO-1-00001\^FS", zpl)
+    out = zpl.board_zpl(board(), dpmm=12, symbology="datamatrix", copies=3)
+    assert "^PW300^LL120" in out and "^PQ3^XZ" in out
+    assert re.search(r"\^BXN,\d+,200,,,,\|\^FH_\^FDWO-1-00001\^FS", out)
 
 
 def test_board_zpl_refuses_a_serial_too_long_for_the_label():
     with pytest.raises(TooLongForLabel):
-        labels.board_zpl(board("ACME-PCB-2024-000123-XYZ-LONG"))
+        zpl.board_zpl(board("ACME-PCB-2024-000123-XYZ-LONG"))
 
 
 def test_box_zpl_escapes_the_customer_and_carries_the_sscc():
     label = labels.BoxLabel("WO-1", "EVIL", "Evil ^XZ^XA~JA 深圳电子", "PCB", "A", 2, 3, 25,
                             "006141410000000012")
-    zpl = labels.box_zpl(label, dpmm=8)
-    assert zpl.count("^XA") == 1 and zpl.count("^XZ") == 1 and "~" not in zpl
-    assert "^PW800^LL1200" in zpl
-    assert "Evil _5EXZ_5EXA_7EJA _E6_B7_B1" in zpl
-    assert ">;>800006141410000000012" in zpl
-    assert "25 pcs" in zpl and "2 of 3" in zpl and "(00) 006141410000000012" in zpl
+    out = zpl.box_zpl(label, dpmm=8)
+    assert out.count("^XA") == 1 and out.count("^XZ") == 1 and "~" not in out
+    assert "^PW800^LL1200" in out
+    assert "Evil _5EXZ_5EXA_7EJA _E6_B7_B1" in out
+    assert ">;>800006141410000000012" in out
+    assert "25 pcs" in out and "2 of 3" in out and "(00) 006141410000000012" in out
 
 
 def test_panel_zpl_lists_positions():
     label = labels.PanelLabel("WO-1-P0001", "WO-1", "PCB", "A",
                               [(1, "WO-1-00001"), (2, "WO-1-00002")])
-    zpl = labels.panel_zpl(label)
-    assert "1  WO-1-00001" in zpl and "2  WO-1-00002" in zpl
-    field = re.search(r"\^BCN,\d+,N,N,N\^FH_\^FD(.*?)\^FS", zpl).group(1)
+    out = zpl.panel_zpl(label)
+    assert "1  WO-1-00001" in out and "2  WO-1-00002" in out
+    field = re.search(r"\^BCN,\d+,N,N,N\^FH_\^FD(.*?)\^FS", out).group(1)
     assert read_zpl_code128(field) == ("WO-1-P0001", False)

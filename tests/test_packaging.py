@@ -10,8 +10,8 @@ from pathlib import Path
 import setuptools
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("pyproject.toml", "setup.py", "README.md", "station", "templates", "static", "migrations",
-           "config")
+SOURCES = ("pyproject.toml", "setup.py", "README.md", "station", "templates", "static",
+           "migrations", "config")
 
 
 def can_build_without_isolation() -> bool:

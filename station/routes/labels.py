@@ -19,7 +19,7 @@ from station.db import get_session
 from station.errors import InvalidInput, NotFound
 from station.routes.api import endpoint
 from station.routes.web import is_htmx, json_body, login_required, settings
-from station.shipping import labels
+from station.shipping import labels, symbols, zpl
 from station.shipping.printing import Printers
 
 bp = Blueprint("labels", __name__, url_prefix="/labels")
@@ -83,11 +83,11 @@ def order_boards_page(number):
 
 def _board_sheet(items, symbology, kind, key):
     if symbology == "datamatrix":
-        pairs = [(b, labels.matrix_svg(labels.datamatrix(b.serial, "the serial"), 8.0))
+        pairs = [(b, symbols.matrix_svg(symbols.datamatrix(b.serial, "the serial"), 8.0))
                  for b in items]
         stock = "board-dm"
     else:
-        pairs = [(b, labels.bars_svg(labels.code128(b.serial, "the serial"), 46.0, 12.0))
+        pairs = [(b, symbols.bars_svg(symbols.code128(b.serial, "the serial"), 46.0, 12.0))
                  for b in items]
         stock = "board"
     return _sheet("labels/boards.html", stock, items=pairs, symbology=symbology, kind=kind,
@@ -99,7 +99,7 @@ def _board_sheet(items, symbology, kind, key):
 def panel_page(panel_id):
     """The panel's label: its id and the serial at each position."""
     items = labels.panel_labels(get_session(), panel_id)
-    svg = labels.bars_svg(labels.code128(panel_id, "the panel id"), 60.0, 10.0, 0.33)
+    svg = symbols.bars_svg(symbols.code128(panel_id, "the panel id"), 60.0, 10.0, 0.33)
     return _sheet("labels/panel.html", "panel", items=items, svg=svg, kind="panel", key=panel_id)
 
 
@@ -108,9 +108,9 @@ def panel_page(panel_id):
 def box_page(number, box):
     """Box `box` of an order as packed: customer, quantity, and the SSCC it got at PACK."""
     label = labels.box_label(get_session(), number, box)
-    order_svg = labels.bars_svg(labels.code128(label.order, "the order number"), 92.0, 12.0,
+    order_svg = symbols.bars_svg(symbols.code128(label.order, "the order number"), 92.0, 12.0,
                                 0.33)
-    sscc_svg = labels.bars_svg(labels.gs1_128([("00", label.sscc)]), 96.0, 32.0, 0.5, 0.25)
+    sscc_svg = symbols.bars_svg(symbols.gs1_128([("00", label.sscc)]), 96.0, 32.0, 0.5, 0.25)
     return _sheet("labels/box.html", "box", label=label, order_svg=order_svg, sscc_svg=sscc_svg,
                   hri=labels.sscc_hri(label.sscc), kind="box", key=number, box=box)
 
@@ -120,7 +120,7 @@ def box_page(number, box):
 def traveller_page(number):
     """The order's traveller on A4: what to build and the route to sign step by step."""
     t = labels.traveller(get_session(), number)
-    svg = labels.bars_svg(labels.code128(t.order, "the order number"), 80.0, 12.0, 0.33)
+    svg = symbols.bars_svg(symbols.code128(t.order, "the order number"), 80.0, 12.0, 0.33)
     return _sheet("labels/traveller.html", "a4", t=t, svg=svg)
 
 
@@ -148,22 +148,22 @@ def queue_print(user, d) -> dict:
     printer = printers().choose(d.get("printer") or None, station)
     dpmm, session = printer.cfg.dpmm, get_session()
     if kind == "board":
-        zpl = labels.board_zpl(labels.board_label(session, key), dpmm, symbology, copies)
+        code = zpl.board_zpl(labels.board_label(session, key), dpmm, symbology, copies)
         title = f"board {key}"
     elif kind == "boards":
-        zpl = "".join(labels.board_zpl(b, dpmm, symbology, copies)
+        code = "".join(zpl.board_zpl(b, dpmm, symbology, copies)
                       for b in labels.order_board_labels(session, key))
         title = f"boards of order {key}"
     elif kind == "panel":
-        zpl = "".join(labels.panel_zpl(p, dpmm, copies) for p in labels.panel_labels(session, key))
+        code = "".join(zpl.panel_zpl(p, dpmm, copies) for p in labels.panel_labels(session, key))
         title = f"panel {key}"
     else:
         box = _positive(d.get("box"), "box", 1)
-        zpl = labels.box_zpl(labels.box_label(session, key, box), dpmm, copies)
+        code = zpl.box_zpl(labels.box_label(session, key, box), dpmm, copies)
         title = f"box {box} of order {key}"
-    if not zpl:
+    if not code:
         raise InvalidInput(detail=f"{title}: nothing to print")
-    return printer.submit(zpl, title, by=user.name, station=station).view()
+    return printer.submit(code, title, by=user.name, station=station).view()
 
 
 @bp.post("/print")
