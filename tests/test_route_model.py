@@ -86,6 +86,7 @@ class RouteMachine(RuleBasedStateMachine):
         self.board_holds = [0] * BOARDS
         self.held_at: dict[int, int] = {}  # board -> steps passed when its hold began
         self.receipts: dict[str, dict] = {}  # scan id -> the first (accepted) answer
+        self.boxes: set[int] = set()  # boxes PACK opened: each one's opening is an event too
         self.sent_ids: list[str] = []
         self.next_id = 0
 
@@ -141,7 +142,9 @@ class RouteMachine(RuleBasedStateMachine):
                 self.done[b] = nxt
                 if scan_id:
                     self.receipts[scan_id] = outcome
-                assert self.rows() == (before[0] + 1, before[1] + 1,
+                opened = "box" in outcome and outcome["box"] not in self.boxes
+                self.boxes.add(outcome.get("box"))
+                assert self.rows() == (before[0] + 1, before[1] + 1 + opened,
                                        before[2] + (1 if scan_id else 0))
                 return
         assert self.rows() == before, "a refused scan or a replay stores nothing"
