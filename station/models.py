@@ -3,7 +3,7 @@
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, BigInteger, Column, Numeric, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, LargeBinary, Numeric, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -214,6 +214,19 @@ class DataPackage(SQLModel, table=True):
     panel: dict | None = Field(default=None, sa_column=Column(JSON))
     user_id: int | None = Field(default=None, foreign_key="user.id")
     at: datetime = Field(default_factory=utcnow)
+
+
+class DataPackageFile(SQLModel, table=True):
+    """One uploaded file of a data package, kept so its board can be drawn again later."""
+
+    __tablename__ = "data_package_file"
+    __table_args__ = (UniqueConstraint("package_id", "role"),)
+    id: int | None = Field(default=None, primary_key=True)
+    package_id: int = Field(foreign_key="data_package.id", index=True)
+    role: str = Field(max_length=16)  # gerber, bom, centroid
+    name: str = Field(max_length=255)  # the uploaded file's name (tells CSV from XLSX, the side)
+    sha256: str = Field(max_length=64)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class Stencil(SQLModel, table=True):

@@ -34,6 +34,12 @@ def op(summary: str, roles: str, body: dict | None = None, ok: int = 200,
     return doc
 
 
+def _svg(doc: dict) -> dict:
+    """An operation that answers an SVG picture instead of JSON."""
+    doc["responses"]["200"]["content"] = {"image/svg+xml": {"schema": STR}}
+    return doc
+
+
 def _multipart(doc: dict, schema: dict) -> dict:
     """An operation whose body is a multipart form."""
     doc["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
@@ -190,6 +196,12 @@ PATHS = {
             _obj(["gerber", "bom", "centroid"], gerber=BINARY, bom=BINARY, centroid=BINARY)),
         "get": op("The newest data package report", "any signed-in role", answer=PACKAGE,
                   params=("code", "revision"))},
+    **{f"/api/v1/products/{{code}}/{{revision}}/data-package/{side}.svg": {"get": _svg(op(
+        f"The newest data package's board seen from the {side}"
+        + (" (mirrored, as seen from below)" if side == "bottom" else "")
+        + ": layers drawn, each part's centroid marked SMT / DIP (data-ref, title), fiducials "
+        "and tooling holes ringed, rails shaded. NOT_FOUND without a package or its files",
+        "any signed-in role", params=("code", "revision")))} for side in ("top", "bottom")},
     "/api/v1/products/{code}/{revision}/panel": {"post": op(
         "The engineer's panel measurements, checked against the design rules", "admin",
         _obj(rails_top_mm=NUM, rails_bottom_mm=NUM, tooling_hole_diameter_mm=NUM,

@@ -1,14 +1,17 @@
 """Data packages per product revision: checked on upload, with the engineer's panel checks."""
 
 import hashlib
+import threading
+from collections import OrderedDict
 
 from sqlmodel import Session, select
 
 from station import events, people
-from station.errors import InvalidInput, NotFound
+from station.errors import N_, InvalidInput, NotFound, Text
 from station.masterdata import find_product
-from station.models import DataPackage, Product, User, iso
+from station.models import DataPackage, DataPackageFile, Product, User, iso
 from station.readiness.datapackage import check_package, check_panel
+from station.readiness.datapackage.picture import PICTURE_VERSION, SIDES, board_picture
 
 MAX_FILE = 50 * 1024 * 1024
 
@@ -36,6 +39,10 @@ def upload(session: Session, by: User, code, revision, gerber: bytes, bom: bytes
                       ready=_ready(report), files=files, user_id=by.id)
     session.add(pkg)
     session.flush()
+    for role, blob, name in (("gerber", gerber, "gerber.zip"), ("bom", bom, bom_name or "bom"),
+                             ("centroid", centroid, centroid_name or "centroid")):
+        session.add(DataPackageFile(package_id=pkg.id, role=role, name=(name or role)[:255],
+                                    sha256=files[role], data=blob))
     events.record(session, "data_package.checked", f"product:{product.code}/{product.revision}",
                   {"package": pkg.id, "complete": pkg.complete, "ready": pkg.ready,
                    "problems": [p["code"] for p in report.get("problems", [])], **files}, by)
@@ -73,3 +80,57 @@ def package_view(pkg: DataPackage) -> dict:
     """A data package as the API shows it: the report, readiness, panel checks, file hashes."""
     return {**pkg.report, "id": pkg.id, "ready": pkg.ready, "panel": pkg.panel,
             "files_sha256": pkg.files, "checked_at": iso(pkg.at)}
+
+
+# Drawn pictures by (file hashes, side, picture version): the same files draw the same board.
+PICTURE_CACHE_SIZE = 16
+_pictures: OrderedDict[tuple, str] = OrderedDict()
+_pictures_lock = threading.Lock()
+
+
+def _package_of(session: Session, code, revision) -> DataPackage:
+    """The product revision's newest data package, or NOT_FOUND."""
+    product = find_product(session, code, revision)
+    pkg = latest(session, product)
+    if pkg is None:
+        raise NotFound(what=Text(N_("data package for")),
+                       key=f"{product.code} rev {product.revision}")
+    return pkg
+
+
+def _draw(session: Session, pkg: DataPackage, side: str) -> str | None:
+    """One side of a package's board as SVG, cached per file hashes; None without kept files."""
+    key = (tuple(sorted(pkg.files.items())), side, PICTURE_VERSION)
+    with _pictures_lock:
+        if key in _pictures:
+            _pictures.move_to_end(key)
+            return _pictures[key]
+    kept = {f.role: f for f in session.exec(
+        select(DataPackageFile).where(DataPackageFile.package_id == pkg.id))}
+    if "gerber" not in kept:
+        return None  # checked before the files were kept (migration 0009)
+    centroid = kept.get("centroid")
+    svg = board_picture(kept["gerber"].data, centroid.data if centroid else b"",
+                        centroid.name if centroid else "", pkg.report, side)
+    with _pictures_lock:
+        _pictures[key] = svg
+        while len(_pictures) > PICTURE_CACHE_SIZE:
+            _pictures.popitem(last=False)
+    return svg
+
+
+def picture(session: Session, code, revision, side: str) -> str:
+    """The newest data package's board seen from one side, as SVG (cached per package hash)."""
+    if side not in SIDES:
+        raise InvalidInput(N_("the side must be top or bottom"))
+    pkg = _package_of(session, code, revision)
+    svg = _draw(session, pkg, side)
+    if svg is None:
+        raise NotFound(what=Text(N_("Gerber files kept for data package")), key=pkg.id)
+    return svg
+
+
+def pictures(session: Session, pkg: DataPackage) -> dict[str, str]:
+    """Both sides of a package's board for its report page (none when its files were not kept)."""
+    drawn = {side: _draw(session, pkg, side) for side in SIDES}
+    return {side: svg for side, svg in drawn.items() if svg is not None}

@@ -1,6 +1,6 @@
 """Job readiness: the API for stencils, PCB lots, data packages; the order's readiness screen."""
 
-from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from station.db import get_session
@@ -11,6 +11,7 @@ from station.masterdata import find_order, find_product
 from station.models import PcbLot, Product, ProfileBoard, Stencil, iso, utcnow
 from station.people import require
 from station.readiness import interlock, packages, pcb_lots, stencils
+from station.readiness.datapackage.picture import problem_designators
 from station.routes.api import endpoint
 from station.routes.auth import _safe_next
 from station.routes.web import json_body, login_required, readiness_rules, rules, translate_error
@@ -180,6 +181,17 @@ def get_data_package(user, code, revision):
     return jsonify(packages.package_view(pkg))
 
 
+@api.get("/products/<code>/<revision>/data-package/top.svg", defaults={"side": "top"})
+@api.get("/products/<code>/<revision>/data-package/bottom.svg", defaults={"side": "bottom"})
+@endpoint
+def get_board_picture(user, code, revision, side):
+    """The newest data package's board seen from one side, parts marked (SVG)."""
+    svg = packages.picture(get_session(), code, revision, side)
+    # Opened on its own, the picture may fetch and run nothing (it holds nothing to fetch or run).
+    return Response(svg, mimetype="image/svg+xml",
+                    headers={"Content-Security-Policy": "default-src 'none'"})
+
+
 @api.post("/products/<code>/<revision>/panel")
 @endpoint
 def check_panel(user, code, revision):
@@ -272,4 +284,6 @@ def show_data_package(code, revision):
             error = translate_error(err)
     pkg = packages.latest(session, product)
     return render_template("data_package.html", product=product, error=error,
-                           pkg=packages.package_view(pkg) if pkg else None)
+                           pkg=packages.package_view(pkg) if pkg else None,
+                           pictures=packages.pictures(session, pkg) if pkg else {},
+                           designators=problem_designators)
