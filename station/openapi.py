@@ -1,5 +1,7 @@
 """The OpenAPI 3 document of /api/v1: every endpoint, its body and its answers."""
 
+from station.devices.profiler import ROLES
+
 ERROR = {"$ref": "#/components/schemas/Error"}
 STR, INT, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
 NUM = {"type": "number"}
@@ -60,8 +62,13 @@ STATS = _obj(**{k: NUM for k in ("peak_C", "tal_s", "soak_s", "max_rise_Cps", "m
                                   "t_within5_s", "cool_rate_Cps", "t25_to_peak_s")})
 PROFILE = _obj(id=INT, verdict={"enum": ["PASS", "WARN", "FAIL", "INVALID"]},
                pwi={"type": "number", "nullable": True}, format=STR, paste=STR, sha256=STR,
-               channels=_arr(_obj(name=STR, valid=BOOL, stats=STATS)), delta_t_peak_C=NUM,
-               problems=_arr(_obj(code=STR, message=STR)))
+               algorithm_version=STR,
+               channels=_arr(_obj(name=STR, valid=BOOL, stats=STATS, role={"enum": list(ROLES)})),
+               delta_t_peak_C=NUM,
+               problems=_arr(_obj(code=STR, message=STR,
+                                  severity={"enum": ["error", "warning", "info"]},
+                                  channel={"type": "string", "nullable": True},
+                                  stat={"type": "string", "nullable": True})))
 READINESS = _obj(order=STR, ready=BOOL, items=_arr(_obj(
     item={"enum": ["data_package", "stencil", "profile_board", "blank_pcbs"]}, ready=BOOL,
     code={"type": "string", "nullable": True}, message=STR, todo=STR, warning=STR)))

@@ -240,6 +240,20 @@ def test_csv_milliseconds_from_the_header_and_by_the_step():
     assert rec.times[-1] == 8.0 and rec.meta["time_unit"] == "s"
 
 
+@pytest.mark.parametrize("name,role", [
+    ("Set", "setpoint"), ("Set point", "setpoint"), ("Target", "setpoint"),
+    ("Reference (C)", "setpoint"), ("ColdJ", "cold_junction"), ("Cold junction", "cold_junction"),
+    ("CJ", "cold_junction"), ("Actual", "average"), ("Avg", "average"), ("Average TC", "average"),
+    ("Ambient", "ambient"), ("Air temp", "ambient"),
+    ("TC1", "product"), ("Board top", "product"), ("U3 BGA", "product"), ("QFN centre", "product"),
+])
+def test_csv_column_roles_keep_the_oven_s_own_columns_off_the_board(name, role):
+    text = f"Time (s),TC0,{name}\n0,25.0,30\n1,26.0,31\n2,27.5,32\n"
+    rec = parse(text)
+    assert rec.roles == {"TC0": "product", name: role}
+    assert rec.product_channels() == ["TC0"] + ([name] if role == "product" else [])
+
+
 def test_csv_time_column_found_by_name_index_and_text_columns_dropped():
     text = ("Index,Board TC,Time,Setpoint,Mode\n"
             "0,25.0,0.0,50,heat\n1,26.0,0.5,50,heat\n2,27.5,1.0,60,heat\n")

@@ -2,12 +2,15 @@
 
 import hashlib
 import io
+import re
 from pathlib import Path
 
 import pytest
+from conftest import PEPPER
 from serial_pty import FakeDevice, wait_for
 from sqlmodel import Session, func, select
 
+from station import people
 from station.devices.profiler import parse
 from station.devices.profiler_reader import ProfilerCapture, ProfilerDevice
 from station.errors import InvalidInput
@@ -41,6 +44,34 @@ def trapezoid_csv(peak=242.0, sep=",") -> str:
             temp = max(peak - (t - 260) * 2.0, 25)
         rows.append(f"{t}{sep}{temp:.2f}{sep}{temp - 3:.2f}")
     return "\n".join(rows) + "\n"
+
+
+def conveyor_csv(start=30.0) -> str:
+    """A conveyor oven logged from `start` °C (logger on after the board went in), 2 TCs and the
+    oven's setpoint: 80 s to 150 °C, soak to 200 °C in 90 s, 241 °C peak for 15 s, 2.5 °C/s down."""
+    points = [(0, start), (80, 150), (170, 200), (230, 241), (245, 241), (321, 51)]
+    rows = ["Time (s),TC1,TC2,Setpoint"]
+    for t in range(0, 322):
+        (t0, a), (t1, b) = next((p, q) for p, q in zip(points, points[1:], strict=False)
+                                if t <= q[0])
+        temp = a + (b - a) * (t - t0) / (t1 - t0)
+        rows.append(f"{t},{temp:.2f},{temp - 2:.2f},{min(40 + t, 255)}")
+    return "\n".join(rows) + "\n"
+
+
+def t962_log() -> str:
+    """A T-962 serial log: TC0, TC1 on the board, TC2/TC3 absent (0.0), Set, Actual, ColdJ."""
+    header = "# Time,  Temp0, Temp1, Temp2, Temp3,  Set,Actual, Heat, Fan,  ColdJ, Mode"
+    rows = []
+    for k in range(0, 4 * 330):
+        t = k / 4
+        temp = (20 + t * 1.625 if t < 80 else 150 + (t - 80) * 50 / 90 if t < 170 else
+                200 + (t - 170) * 41 / 60 if t < 230 else 241 if t < 245 else 241 - 2.5 * (t - 245))
+        rows.append(f"{t:6.1f},  {temp:5.1f}, {temp - 3:5.1f}, {0:5.1f}, {0:5.1f},  "
+                    f"{min(260, 30 + round(t)):3d}, {temp - 1.5:5.1f},  {128:3d}, {0:3d},  "
+                    f"{28.5:5.1f}, REFLOW")
+    return "".join("\r\n" + ln for ln in ["Starting reflow with profile: Lead free", header,
+                                            *rows, "Reflow done"])
 
 
 def upload(api, data: bytes, paste="SAC305", role="operator", **fields):
@@ -128,6 +159,9 @@ def test_profiler_screen_upload_and_run_page(app, client, line):
     html = run_page.get_data(as_text=True)
     assert run_page.status_code == 200 and "<svg" in html and "PWI" in html
     assert "TC1" in html and "peak_C" in html
+    for name in ("Peak (°C)", "Time above liquidus (s)", "Soak 150–200 °C (s)",
+                 "Max rising slope (°C/s)", "Time within 5 °C of peak (s)"):
+        assert name in html
     history = client.get("/profiles?oven=OVEN-9").get_data(as_text=True)
     assert "OVEN-9" in history and "SAC305" in history
 
@@ -207,7 +241,8 @@ def test_real_recording_streamed_over_a_pty_with_an_unplug_in_the_middle(app, tm
     run = stored[0]
     assert run.sha256 == hashlib.sha256(data).hexdigest()  # every byte arrived, in order
     assert run.source == "oven1" and run.oven == "OVEN-1" and run.format == "pfrapp"
-    assert run.result["channels"] == expected["channels"]
+    # stored with its texts as message ids (said in the reader's language), so compare as shown
+    assert profiles.run_view(run)["channels"] == expected["channels"]
     assert run.verdict == expected["verdict"]
 
 
@@ -221,3 +256,58 @@ def test_a_profiler_run_is_stored_with_its_paste_and_refused_without_one(app):
         store(csv, {"paste": None})
     with Session(engine) as s:
         assert s.exec(select(func.count()).select_from(ProfileRun)).one() == 1  # nothing guessed
+
+
+def test_run_logged_from_30_C_is_judged_and_the_run_page_says_what_was_not_measured(
+        app, api, client):
+    r = upload(api, conveyor_csv(30.0).encode())
+    assert r.status_code == 201, r.json
+    run = r.json
+    assert run["verdict"] == "PASS" and run["pwi"] == pytest.approx(56.8, abs=0.2)
+    assert run["algorithm_version"] == "2"
+    assert [(c["name"], c["role"]) for c in run["channels"]] == [
+        ("TC1", "product"), ("TC2", "product"), ("Setpoint", "setpoint")]
+    assert run["delta_t_peak_C"] == pytest.approx(2.0)  # the setpoint's 255 °C is not on the board
+    missing = [(p["channel"], p["stat"], p["severity"]) for p in run["problems"]]
+    assert missing == [("TC1", "t25_to_peak_s", "info"), ("TC2", "t25_to_peak_s", "info")]
+    assert run["problems"][0]["message"] == ("TC1: Time 25 °C to peak not measured: the run "
+                                             "starts at 30 °C, above 25 °C")
+    assert run["channels"][0]["stats"]["t25_to_peak_s"] is None
+    assert set(run["channels"][0]["pwi"]) == {"peak_C", "tal_s", "soak_s", "max_rise_Cps",
+                                              "max_fall_Cps", "t_within5_s", "cool_rate_Cps"}
+    client.post("/login", data={"badge": "10001", "pin": "1234"})
+    html = client.get(f"/profiles/{run['id']}").get_data(as_text=True)
+    assert "Not measured" in html and "the run starts at 30 °C, above 25 °C" in html
+    assert "Setpoint (setpoint)" in html  # named as not on the board
+    with Session(app.extensions["engine"], expire_on_commit=False) as s:
+        people.create_user(s, "wang", "operator", pepper=PEPPER, badge="20099", pin="1234",
+                           full_name="Wang", language="zh_CN")
+    chinese = app.test_client()
+    chinese.post("/login", data={"badge": "20099", "pin": "1234"})
+    html = chinese.get(f"/profiles/{run['id']}").get_data(as_text=True)
+    for said in ("峰值温度", "液相线以上时间", "恒温 150–200 °C", "未测得的参数",
+                 "TC1：25 °C 至峰值时间未测得：记录开始时为 30 °C，已高于 25 °C"):
+        assert said in html
+    assert "液相线 217 °C" in html and "Setpoint · 设定值" in html  # the chart on the page
+
+
+def test_t962_log_marks_setpoint_average_and_cold_junction_and_draws_them_dashed(api):
+    r = upload(api, t962_log().encode())
+    assert r.status_code == 201, r.json
+    run = r.json
+    assert run["format"] == "t962"
+    roles = {c["name"]: c["role"] for c in run["channels"]}
+    assert roles == {"TC0": "product", "TC1": "product", "Set": "setpoint", "Actual": "average",
+                     "ColdJ": "cold_junction"}  # TC2, TC3 read 0.0 all along: not fitted
+    assert run["delta_t_peak_C"] == pytest.approx(3.0)  # TC0 - TC1; Set's 260 °C is no TC
+    assert run["verdict"] != "INVALID" and run["pwi"] is not None
+    judged = {c["name"] for c in run["channels"] if c["pwi"]}
+    assert judged == {"TC0", "TC1"}
+    svg = api.get(f"/api/v1/profiles/{run['id']}/chart.svg").get_data(as_text=True)
+    for name, role in (("Set", "setpoint"), ("Actual", "average"), ("ColdJ", "cold junction")):
+        assert f"{name} · {role}" in svg
+    dashed = re.findall(r'<polyline [^>]*stroke-dasharray="6 4" data-role="(\w+)"', svg)
+    assert set(dashed) == {"setpoint", "average", "cold_junction"}
+    solid = re.findall(r'<polyline fill="none" stroke="#\w+" stroke-width="2" '
+                       r'data-role="(\w+)"', svg)
+    assert solid == ["product", "product"]

@@ -1,5 +1,6 @@
 """Reflow statistics, windows, PWI and verdict: hand-checkable curves and real recordings."""
 
+import dataclasses
 import json
 import math
 import tomllib
@@ -143,12 +144,30 @@ def test_run_starting_above_25_has_no_25_to_peak():
     times, temps = sample(points)
     res = channel_stats(times, temps, WINDOW, 10.0)
     assert res.valid and res.stats["t25_to_peak_s"] is None
-    assert any("starts at 30 °C, above 25 °C" in n for n in res.notes)
-    window = Window("W", 1, 217, 150, 200, 217, limits={"t25_to_peak_s": (0.0, 480.0)})
+    assert res.evidence["missing"]["t25_to_peak_s"] == "the run starts at 30 °C, above 25 °C"
+    assert all(res.stats[s] is not None for s in STATS if s != "t25_to_peak_s")
+    # algorithm 1 made this INVALID; now the PWI comes from what was measured
+    window = Window("W", 1, 217, 150, 200, 217, limits={"t25_to_peak_s": (0.0, 480.0),
+                                                        "peak_C": (230.0, 250.0)})
     result = analyse(recording({"TC1": temps}, times), window)
-    assert result.verdict == "INVALID"
-    assert result.problems[0]["code"] == "stat_missing"
-    assert "t25_to_peak_s" in result.problems[0]["message"]
+    assert result.verdict == "PASS" and result.pwi == pytest.approx(0.0)
+    assert result.channels[0].pwi == {"peak_C": pytest.approx(0.0)}
+    (problem,) = result.problems
+    assert problem == {"code": "stat_not_measured", "severity": "info", "channel": "TC1",
+                       "stat": "t25_to_peak_s",
+                       "message": "TC1: Time 25 °C to peak not measured: the run starts at "
+                                  "30 °C, above 25 °C"}
+    assert problem["message"].msgid == "{channel}: {stat} not measured: {why}"
+
+
+def test_a_run_where_nothing_of_the_window_is_measured_is_invalid():
+    points = [(0, 30), (100, 150), (200, 200), (240, 240), (250, 240), (290, 160), (400, 50)]
+    times, temps = sample(points)
+    window = Window("ONLY25", 1, 217, 150, 200, 217, limits={"t25_to_peak_s": (0.0, 480.0)})
+    result = analyse(recording({"TC1": temps}, times), window)
+    assert result.verdict == "INVALID" and result.pwi is None
+    assert [p["code"] for p in result.problems] == ["stat_not_measured", "nothing_measured"]
+    assert "ONLY25" in result.problems[1]["message"]
 
 
 def test_liquidus_never_reached_is_invalid():
@@ -165,7 +184,160 @@ def test_short_run_has_no_slopes():
     times, temps = sample([(0, 20), (5, 30)])
     res = channel_stats(times, temps, WINDOW, 10.0)
     assert res.stats["max_rise_Cps"] is None and res.stats["max_fall_Cps"] is None
-    assert res.evidence["missing"]["max_rise_Cps"].startswith("slopes unknown")
+    assert res.evidence["missing"]["max_rise_Cps"] == \
+        "the run is shorter than the 10 s slope window"
+
+
+# --- statistics that cannot be measured, channels not on the board --------------------------
+
+
+def conveyor(start=30.0, cool_s=76):
+    """A conveyor-oven curve inside SAC305's window, logged from `start` °C, cooled cool_s s.
+
+    80 s ramp to 150 °C, soak 150 -> 200 °C in 90 s, 200 -> 241 °C in 60 s (0.683 °C/s), 15 s at
+    the peak, then 2.5 °C/s down. By hand: TAL 254.6 - (170 + 17 x 60/41) = 59.72 s; within 5 °C
+    of peak 247 - (170 + 36 x 60/41) = 24.32 s (SAC305's worst: PWI 56.8 %, a PASS).
+    """
+    return [(0, start), (80, 150), (170, 200), (230, 241), (245, 241),
+            (245 + cool_s, 241 - 2.5 * cool_s)]
+
+
+SAC305 = load_windows()["SAC305"]
+TAL_HAND, WITHIN5_HAND = 254.6 - (170 + 17 * 60 / 41), 247 - (170 + 36 * 60 / 41)
+
+
+def two_tcs(points):
+    """TC1 on the curve and TC2 2 °C cooler all along."""
+    times, temps = sample(points)
+    return recording({"TC1": temps, "TC2": [x - 2.0 for x in temps]}, times)
+
+
+def not_measured(result):
+    """(channel, stat, message) of every statistic not measured."""
+    return [(p["channel"], p["stat"], p["message"]) for p in result.problems
+            if p["code"] == "stat_not_measured"]
+
+
+def test_conveyor_run_logged_from_30_C_is_judged_on_what_was_measured():
+    late = analyse(two_tcs(conveyor(30.0)), SAC305)
+    early = analyse(two_tcs(conveyor(20.0)), SAC305)  # the same oven, logger on at 20 °C
+    for result in (late, early):
+        tc1 = result.channels[0].stats
+        assert tc1["peak_C"] == 241.0 and tc1["soak_s"] == pytest.approx(90.0)
+        assert tc1["tal_s"] == pytest.approx(TAL_HAND)
+        assert tc1["t_within5_s"] == pytest.approx(WITHIN5_HAND)
+        assert tc1["cool_rate_Cps"] == pytest.approx(2.5) and tc1["max_fall_Cps"] == -2.5
+        assert result.delta_t_peak_C == pytest.approx(2.0)
+        assert result.verdict == "PASS"
+        assert result.pwi == pytest.approx(abs(WITHIN5_HAND - 30) / 10 * 100)
+        assert result.worst == ("TC2", "t_within5_s")  # TC2's curve is TC1's, 2 °C lower
+    assert early.channels[0].stats["t25_to_peak_s"] == pytest.approx(230 - 5 / 1.625)
+    assert early.problems == []
+    assert late.channels[0].stats["t25_to_peak_s"] is None
+    assert set(late.channels[0].pwi) == set(STATS) - {"t25_to_peak_s"}
+    assert not_measured(late) == [
+        (ch, "t25_to_peak_s", f"{ch}: Time 25 °C to peak not measured: the run starts at "
+                              f"{start:g} °C, above 25 °C")
+        for ch, start in (("TC1", 30), ("TC2", 28))]
+    assert [p["severity"] for p in late.problems] == ["info", "info"]
+
+
+def test_run_ending_before_it_cooled_to_the_cool_to_level_has_no_cooling_rate():
+    window = dataclasses.replace(SAC305, cool_to_C=100.0)  # "down to 100 °C" (note §1 option)
+    result = analyse(two_tcs(conveyor(20.0, cool_s=48)), window)  # ends at 121 °C
+    tc1 = result.channels[0]
+    assert tc1.stats["cool_rate_Cps"] is None and tc1.stats["max_fall_Cps"] == -2.5
+    assert "cool_rate_Cps" not in tc1.pwi
+    assert not_measured(result)[0] == (
+        "TC1", "cool_rate_Cps",
+        "TC1: Cooling rate not measured: the run ends at 121 °C, before cooling to 100 °C")
+    assert result.verdict == "PASS" and result.pwi == pytest.approx(56.8, abs=0.1)
+    full = analyse(two_tcs(conveyor(20.0, cool_s=76)), window)  # cooled to 51 °C
+    assert full.channels[0].stats["cool_rate_Cps"] == pytest.approx(2.5)  # 141 °C in 56.4 s
+
+
+def test_run_ending_above_the_liquidus_has_no_tal_nor_cooling_rate():
+    times, temps = sample([(0, 20), (80, 150), (170, 200), (230, 241), (245, 241), (249, 231)])
+    result = analyse(recording({"TC1": temps}, times), SAC305)
+    missing = {stat: msg for _, stat, msg in not_measured(result)}
+    assert set(missing) == {"tal_s", "cool_rate_Cps", "delta_t_peak_C"}
+    assert missing["tal_s"].endswith("the run ends above the liquidus 217 °C")
+    assert result.verdict in ("PASS", "WARN", "FAIL") and result.pwi is not None
+
+
+def test_run_starting_above_the_liquidus_is_judged_on_peak_slopes_and_time_near_peak():
+    times, temps = sample([(0, 225), (15, 241), (30, 241), (106, 51)])
+    result = analyse(recording({"TC1": temps}, times), SAC305)
+    ch = result.channels[0]
+    assert ch.valid and ch.stats["peak_C"] == 241.0
+    missing = {stat: msg for _, stat, msg in not_measured(result)}
+    assert set(missing) == {"tal_s", "soak_s", "t25_to_peak_s", "delta_t_peak_C"}
+    assert missing["tal_s"] == ("TC1: Time above liquidus not measured: the run starts above "
+                                "the liquidus 217 °C")
+    assert missing["soak_s"] == "TC1: Soak 150–200 °C not measured: the run starts above 200 °C"
+    assert set(ch.pwi) == {"peak_C", "max_rise_Cps", "max_fall_Cps", "t_within5_s",
+                           "cool_rate_Cps"}
+    assert ch.stats["t_within5_s"] == pytest.approx(30 - 11 * 15 / 16 + 5 / 2.5)
+    assert result.verdict != "INVALID" and result.pwi is not None
+
+
+@pytest.mark.parametrize("fault", ["open", "spike", "gap"])
+def test_bad_data_on_one_product_thermocouple_makes_the_run_invalid(fault):
+    times, temps = sample(conveyor(20.0))
+    bad, flags = list(temps), [None] * len(times)
+    if fault == "open":
+        bad[400:420] = [1023.75] * 20
+    elif fault == "spike":
+        bad[300] += 40.0
+    else:
+        bad[200:240] = [None] * 40
+        flags[200:240] = ["missing"] * 40
+    rec = recording({"TC1": temps, "TC2": bad}, times, {"TC2": flags})
+    result = analyse(rec, SAC305)
+    assert result.verdict == "INVALID" and result.pwi is None
+    (problem,) = [p for p in result.problems if p["severity"] == "error"]
+    assert problem["code"] == "channel_invalid" and problem["channel"] == "TC2"
+    word = {"open": "thermocouple open", "spike": "spike at 150.0 s", "gap": "no good samples"}
+    assert word[fault] in problem["message"]
+    assert result.channels[0].valid and not result.channels[1].valid
+
+
+def test_setpoint_average_and_cold_junction_are_not_judged_nor_in_delta_t():
+    rec = two_tcs(conveyor(20.0))
+    tc1 = rec.temps["TC1"]
+    plain = analyse(rec, SAC305)
+    rec.channels += ["Set", "Actual", "ColdJ", "Air"]
+    rec.temps.update(Set=[min(260.0, 30.0 + t) for t in rec.times],  # a setpoint far hotter
+                     Actual=[x - 1.0 for x in tc1], ColdJ=[31.0] * len(tc1),
+                     Air=[x + 15.0 for x in tc1])
+    rec.roles.update(Set="setpoint", Actual="average", ColdJ="cold_junction", Air="ambient")
+    for ch in ("Set", "Actual", "ColdJ", "Air"):
+        rec.flags[ch] = [None] * len(tc1)
+    result = analyse(rec, SAC305)
+    assert result.delta_t_peak_C == plain.delta_t_peak_C == pytest.approx(2.0)
+    assert (result.pwi, result.worst, result.verdict) == (plain.pwi, plain.worst, "PASS")
+    assert result.problems == plain.problems == []
+    d = result.to_dict()
+    assert [(c["name"], c["role"]) for c in d["channels"]] == [
+        ("TC1", "product"), ("TC2", "product"), ("Set", "setpoint"), ("Actual", "average"),
+        ("ColdJ", "cold_junction"), ("Air", "ambient")]
+    assert all(c["pwi"] == {} for c in d["channels"][2:])
+    assert d["channels"][2]["stats"]["peak_C"] == 260.0  # measured, shown, never judged
+
+
+def test_statistics_are_named_as_profile_engineers_say_them():
+    names = reflow.stat_names(100.0, 150.0)
+    assert [names[s] for s in reflow.ALL_STATS] == [
+        "Peak", "Time above liquidus", "Soak 100–150 °C", "Max rising slope",
+        "Max falling slope", "Time within 5 °C of peak", "Cooling rate", "Time 25 °C to peak",
+        "ΔT across the board"]
+    assert names["soak_s"].msgid == "Soak {low:g}–{high:g} °C"  # translated with its band
+    assert set(reflow.UNITS) == set(reflow.ALL_STATS)
+    windows = load_windows()
+    times, temps = sample([(0, 30), (100, 150), (200, 200), (240, 240), (250, 240), (290, 160),
+                           (400, 50)])
+    result = analyse(recording({"TC1": temps}, times), windows["Sn63Pb37"])
+    assert any("Soak 100–150 °C" in p["message"] for p in result.problems)  # peak 240 > 235
 
 
 # --- data quality ---------------------------------------------------------------------------
@@ -184,7 +356,8 @@ def test_open_thermocouple_is_invalid_with_its_span_and_no_false_peak():
     assert all(v is None for v in res.stats.values())
     result = analyse(recording({"TC1": temps}, times, {"TC1": flags}), WINDOW)
     assert result.verdict == "INVALID" and result.pwi is None
-    assert result.problems == [{"code": "channel_invalid",
+    assert result.problems == [{"code": "channel_invalid", "severity": "error",
+                                "channel": "TC1", "stat": None,
                                 "message": "TC1: " + result.channels[0].reason}]
     assert all(x < 1000 for x in numbers_in(result.to_dict()))
 
@@ -305,10 +478,14 @@ def test_to_dict_is_the_api_shape():
     result = analyse(recording({"TC1": temps}, times), WINDOW)
     d = result.to_dict()
     json.dumps(d)
+    # algorithm 2 adds algorithm_version and the window's levels (soak band named on screen)
     assert set(d) == {"verdict", "pwi", "slope_window_s", "window", "channels",
-                      "delta_t_peak_C", "problems", "warn_pct"}
+                      "delta_t_peak_C", "problems", "warn_pct", "algorithm_version"}
     assert d["verdict"] == "PASS" and d["pwi"] == 0.0 and d["slope_window_s"] == 10.0
-    assert d["window"] == {"name": "TEST", "version": 3, "limits": {"peak_C": [230.0, 250.0]}}
+    assert d["algorithm_version"] == reflow.ALGORITHM_VERSION == "2"
+    assert d["window"] == {"name": "TEST", "version": 3, "limits": {"peak_C": [230.0, 250.0]},
+                           "liquidus_C": 217.0, "soak_low_C": 150.0, "soak_high_C": 200.0,
+                           "cool_to_C": 217.0}
     (ch,) = d["channels"]
     assert set(ch) == {"name", "role", "valid", "reason", "stats", "pwi", "notes"}
     assert list(ch["stats"]) == list(STATS) and len(STATS) == 8
@@ -459,6 +636,12 @@ def test_real_first_pcb_matches_the_readme_and_a_brute_force_check():
     assert times[last_below] <= ch.evidence["soak_start_t"] <= times[last_below + 1]
     assert times[rising - 1] <= ch.evidence["soak_end_t"] <= times[rising]
     assert results[10].slope_window_s == 10 and results[20].slope_window_s == 20
+    # judged on its one oven probe; the logger's ambient and setpoint columns are not on the board
+    judged = results[10]
+    assert [(c.name, c.role) for c in judged.channels] == [
+        ("Oven", "product"), ("Ambient", "ambient"), ("Reference", "setpoint")]
+    assert judged.verdict != "INVALID" and judged.pwi is not None
+    assert judged.worst[0] == "Oven" and all(not c.pwi for c in judged.channels[1:])
 
 
 @needs_second

@@ -1,19 +1,28 @@
-"""The profile chart as SVG: thermocouples, liquidus line, soak band and peak window."""
+"""The profile chart as SVG: thermocouples, liquidus line, soak band and peak window.
+
+Channels not on the board (setpoint, average, cold junction, ambient) are drawn dashed and
+named with their role, so nobody reads the oven's setpoint as the board's curve.
+"""
 
 from xml.sax.saxutils import escape
+
+from station.errors import N_, Text
+from station.readiness.reflow import ROLE_NAMES
 
 PALETTE = ["#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#ad1457",
            "#4e342e", "#283593", "#558b2f", "#00695c", "#f9a825"]
 W, H, LEFT, RIGHT, TOP, BOTTOM = 960, 440, 56, 150, 16, 40
 MAX_POINTS = 1500
+OFF_BOARD = {"setpoint": "#757575", "average": "#8d6e63", "cold_junction": "#00897b",
+             "ambient": "#9e9d24"}  # greys and muted tones: not the board's colours
 
 
 def profile_svg(times: list[float], series: dict[str, list[float | None]],
-                window: dict | None = None, roles: dict[str, str] | None = None) -> str:
+                window: dict | None = None, roles: dict[str, str] | None = None,
+                translate=lambda s: s) -> str:
     """An SVG chart of the channels over time, with the paste window drawn in when given."""
     roles = roles or {}
-    shown = {n: v for n, v in series.items() if roles.get(n, "product") in ("product", "setpoint")}
-    values = [t for v in shown.values() for t in v if t is not None and t < 1000]
+    values = [t for v in series.values() for t in v if t is not None and t < 1000]
     t_max = max(times[-1] if times else 1.0, 1.0)
     y_max = max(max(values, default=0.0) + 20, 280.0)
 
@@ -27,44 +36,60 @@ def profile_svg(times: list[float], series: dict[str, list[float | None]],
            f'class="chart" font-family="sans-serif" font-size="12">',
            f'<rect x="0" y="0" width="{W}" height="{H}" fill="#fff"/>']
     if window:
-        out += _window_marks(window, sx, sy, t_max)
+        out += _window_marks(window, sx, sy, t_max, translate)
     out += _axes(t_max, y_max, sx, sy)
-    for i, (name, temps) in enumerate(shown.items()):
-        colour = "#888" if roles.get(name) == "setpoint" else PALETTE[i % len(PALETTE)]
-        dash = ' stroke-dasharray="6 4"' if roles.get(name) == "setpoint" else ""
+    on_board = 0
+    for i, (name, temps) in enumerate(series.items()):
+        role = roles.get(name, "product")
+        if role == "product":
+            colour, dash, label = PALETTE[on_board % len(PALETTE)], "", name[:18]
+            on_board += 1
+        else:
+            colour, dash = OFF_BOARD.get(role, "#888"), ' stroke-dasharray="6 4"'
+            said = Text(ROLE_NAMES.get(role, role)).say(translate)
+            label = f"{name[:10]} · {said}"
         for points in _segments(times, temps):
             coords = " ".join(f"{sx(t):.1f},{sy(c):.1f}" for t, c in points)
             out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2"{dash} '
-                       f'points="{coords}"/>')
+                       f'data-role="{role}" points="{coords}"/>')
         y = TOP + 18 * i + 10
         out.append(f'<line x1="{W - RIGHT + 10}" y1="{y}" x2="{W - RIGHT + 30}" y2="{y}" '
                    f'stroke="{colour}" stroke-width="3"{dash}/>'
-                   f'<text x="{W - RIGHT + 36}" y="{y + 4}">{escape(name[:18])}</text>')
+                   f'<text x="{W - RIGHT + 36}" y="{y + 4}" data-role="{role}">'
+                   f'{escape(label)}</text>')
     out.append("</svg>")
     return "".join(out)
 
 
-def _window_marks(window: dict, sx, sy, t_max: float) -> list[str]:
+def _window_marks(window: dict, sx, sy, t_max: float, translate) -> list[str]:
     """The soak band, the peak window and the liquidus line."""
+
+    def said(msgid: str, **params) -> str:
+        return escape(Text(msgid, **params).say(translate))
+
     x0, x1 = sx(0), sx(t_max)
     marks = []
     lo, hi = window.get("soak_low_C"), window.get("soak_high_C")
     if lo is not None and hi is not None:
+        label = said(N_("soak {low:g}–{high:g} °C"), low=lo, high=hi)
         marks.append(f'<rect x="{x0}" y="{sy(hi):.1f}" width="{x1 - x0:.1f}" '
                      f'height="{sy(lo) - sy(hi):.1f}" fill="#fff3c4"/>'
-                     f'<text x="{x0 + 4}" y="{sy(hi) + 14:.1f}" fill="#8a6d00">soak</text>')
+                     f'<text x="{x0 + 4}" y="{sy(hi) + 14:.1f}" fill="#8a6d00">'
+                     f'{label}</text>')
     peak = window.get("limits", {}).get("peak_C")
     if peak:
+        label = said(N_("peak {low:g}–{high:g} °C"), low=peak[0], high=peak[1])
         marks.append(f'<rect x="{x0}" y="{sy(peak[1]):.1f}" width="{x1 - x0:.1f}" '
                      f'height="{sy(peak[0]) - sy(peak[1]):.1f}" fill="#fde0e0"/>'
-                     f'<text x="{x0 + 4}" y="{sy(peak[1]) + 14:.1f}" fill="#b71c1c">peak '
-                     f'{peak[0]:g}–{peak[1]:g} °C</text>')
+                     f'<text x="{x0 + 4}" y="{sy(peak[1]) + 14:.1f}" fill="#b71c1c">'
+                     f'{label}</text>')
     tl = window.get("liquidus_C")
     if tl is not None:
+        label = said(N_("liquidus {tl:g} °C"), tl=tl)
         marks.append(f'<line x1="{x0}" y1="{sy(tl):.1f}" x2="{x1:.1f}" y2="{sy(tl):.1f}" '
                      f'stroke="#c62828" stroke-dasharray="8 4"/>'
-                     f'<text x="{x1 - 120:.1f}" y="{sy(tl) - 4:.1f}" fill="#c62828">liquidus '
-                     f'{tl:g} °C</text>')
+                     f'<text x="{x1 - 120:.1f}" y="{sy(tl) - 4:.1f}" fill="#c62828">'
+                     f'{label}</text>')
     return marks
 
 

@@ -1,4 +1,8 @@
-"""Profile boards and profile runs: a recording stored as received, analysed against a paste."""
+"""Profile boards and profile runs: a recording stored as received, analysed against a paste.
+
+A run's analysis is stored with its texts as message ids and parameters, so each reader gets
+the problems, reasons and notes in their own language (`run_view(run, translate)`).
+"""
 
 import hashlib
 
@@ -69,7 +73,7 @@ def record_run(session: Session, by: User | None, raw: bytes | str, paste: str,
     except UnknownFormat as err:
         raise UnknownRecording(detail=str(err)) from None
     analysis = analyse(recording, window, slope_window_s=slope_window_s, warn_pct=warn_pct)
-    result = analysis.to_dict()
+    result = storable(analysis.to_dict())
     if columns:
         result["columns"] = columns  # so the chart can read the recording again the same way
     run = ProfileRun(profile_board_id=profile_board, paste=paste,
@@ -94,12 +98,46 @@ def find_run(session: Session, run_id) -> ProfileRun:
     return run
 
 
-def run_view(run: ProfileRun) -> dict:
-    """A profile run as the API shows it."""
+def run_view(run: ProfileRun, translate=lambda s: s) -> dict:
+    """A profile run as the API shows it, its texts said by `translate` (English by default)."""
     return {"id": run.id, "format": run.format, "paste": run.paste,
             "window_version": run.window_version, "profile_board": run.profile_board_id,
             "oven": run.oven, "recipe": run.recipe, "source": run.source, "sha256": run.sha256,
-            "recorded_at": iso(run.recorded_at), **run.result}
+            "recorded_at": iso(run.recorded_at), "algorithm_version": "1",
+            **said(run.result, translate)}
+
+
+def storable(value):
+    """A result with every Text as {"msgid", "params"}, so JSON keeps what to translate."""
+    if isinstance(value, Text):
+        return {"msgid": value.msgid, "params": storable(value.params)}
+    if isinstance(value, dict):
+        return {k: storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
+def _revived(value):
+    """The Text objects of a stored result back (a stored text is {"msgid", "params"})."""
+    if isinstance(value, dict):
+        if value.keys() == {"msgid", "params"}:
+            return Text(value["msgid"], **_revived(value["params"]))
+        return {k: _revived(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_revived(v) for v in value]
+    return value
+
+
+def said(value, translate=lambda s: s):
+    """A stored result with its texts said by `translate`; runs stored before, as they are."""
+    if isinstance(value, dict):
+        if value.keys() == {"msgid", "params"}:
+            return _revived(value).say(translate)
+        return {k: said(v, translate) for k, v in value.items()}
+    if isinstance(value, list):
+        return [said(v, translate) for v in value]
+    return value
 
 
 def history(session: Session, profile_board: str | None = None, oven: str | None = None,

@@ -16,6 +16,14 @@ are linearly interpolated between the two samples around it; "above" means T >= 
 - delta_t_peak_C: max - min of the valid product thermocouples' peaks (needs two or more).
 Data quality first: open thermocouple (flag or >= 1000 °C), readings out of -50..500 °C, lone
 spikes and time gaps make a channel invalid, with the reason; its statistics are then None.
+
+The verdict is INVALID only for bad data: a product thermocouple invalid, one that never reached
+the liquidus, no product thermocouple, or not one statistic of the window measured. A statistic
+that cannot be measured (a logger switched on at 30 °C has no 25 °C to peak) is None with an
+"info" problem naming it and why; the PWI and the verdict come from the statistics measured.
+Channels that are not on the board (setpoint, average, cold junction, ambient) are computed but
+never judged nor part of ΔT. Every text is a `Text`, said in the reader's language at the edge.
+Algorithm 2 (algorithm 1 made any unmeasured statistic INVALID).
 """
 
 from __future__ import annotations
@@ -25,9 +33,10 @@ from dataclasses import dataclass, field
 from operator import sub
 from pathlib import Path
 
+from station.errors import N_, Text
 from station.paths import ROOT
 
-ALGORITHM_VERSION = "1"
+ALGORITHM_VERSION = "2"
 STATS = ("peak_C", "tal_s", "soak_s", "max_rise_Cps", "max_fall_Cps", "t_within5_s",
          "cool_rate_Cps", "t25_to_peak_s")
 BOARD_STATS = ("delta_t_peak_C",)
@@ -48,6 +57,47 @@ GAP_STEPS = 5.0
 MIN_SAMPLES = 3
 TEMP_25_C = 25.0
 WITHIN_C = 5.0
+
+# Names as profile engineers say them (KIC, J-STD-020), and units; soak names its own band.
+STAT_NAMES = {
+    "peak_C": N_("Peak"),
+    "tal_s": N_("Time above liquidus"),
+    "soak_s": N_("Soak {low:g}–{high:g} °C"),
+    "max_rise_Cps": N_("Max rising slope"),
+    "max_fall_Cps": N_("Max falling slope"),
+    "t_within5_s": N_("Time within {within:g} °C of peak"),
+    "cool_rate_Cps": N_("Cooling rate"),
+    "t25_to_peak_s": N_("Time {start:g} °C to peak"),
+    "delta_t_peak_C": N_("ΔT across the board"),
+}
+UNITS = {"peak_C": "°C", "tal_s": "s", "soak_s": "s", "max_rise_Cps": "°C/s",
+         "max_fall_Cps": "°C/s", "t_within5_s": "s", "cool_rate_Cps": "°C/s",
+         "t25_to_peak_s": "s", "delta_t_peak_C": "°C"}
+ROLE_NAMES = {"product": N_("on the board"), "setpoint": N_("setpoint"),
+              "average": N_("average"), "cold_junction": N_("cold junction"),
+              "ambient": N_("ambient")}
+BOARD = N_("board")  # the channel named in board-level problems (ΔT)
+INVALID_CODES = ("no_product_channel", "channel_invalid", "liquidus_not_reached",
+                 "nothing_measured", "no_limits")
+
+
+def stat_name(stat: str, soak_low_C: float = 150.0, soak_high_C: float = 200.0) -> Text:
+    """A statistic's name as engineers say it, the soak with its window's own band."""
+    return Text(STAT_NAMES[stat], low=soak_low_C, high=soak_high_C, within=WITHIN_C,
+                start=TEMP_25_C)
+
+
+def stat_names(soak_low_C: float = 150.0, soak_high_C: float = 200.0) -> dict[str, Text]:
+    """Every statistic's name, for a window's soak band."""
+    return {stat: stat_name(stat, soak_low_C, soak_high_C) for stat in ALL_STATS}
+
+
+def _joined(texts: list, msgid: str = N_("{first}; {rest}")):
+    """Several texts as one: 'a; b; c' (the separator translatable)."""
+    out = texts[0]
+    for text in texts[1:]:
+        out = Text(msgid, first=out, rest=text)
+    return out
 
 
 # --- process windows ------------------------------------------------------------------------
@@ -118,13 +168,13 @@ def pwi_of(value: float, lo: float, hi: float) -> float:
 
 @dataclass
 class ChannelResult:
-    """Statistics of one thermocouple, or why it is invalid; notes explain missing values."""
+    """Statistics of one thermocouple, or why it is invalid; notes remark on how it was read."""
 
     name: str
     valid: bool
     reason: str | None
     stats: dict[str, float | None]
-    notes: list[str] = field(default_factory=list)
+    notes: list[Text] = field(default_factory=list)
     evidence: dict = field(default_factory=dict)
     role: str = "product"
     pwi: dict[str, float] = field(default_factory=dict)
@@ -147,6 +197,7 @@ class Analysis:
     warn_pct: float
     delta_t_pwi: float | None = None
     algorithm_version: str = ALGORITHM_VERSION
+    levels: dict = field(default_factory=dict)  # the window's liquidus, soak band and cool-to
 
     def to_dict(self) -> dict:
         """The API shape: verdict, PWI, window and limits, channels with stats and signed PWI."""
@@ -155,8 +206,10 @@ class Analysis:
             "pwi": _round(self.pwi, 2),
             "slope_window_s": self.slope_window_s,
             "warn_pct": self.warn_pct,
+            "algorithm_version": self.algorithm_version,
             "window": {"name": self.window_name, "version": self.window_version,
-                       "limits": {k: [lo, hi] for k, (lo, hi) in self.limits.items()}},
+                       "limits": {k: [lo, hi] for k, (lo, hi) in self.limits.items()},
+                       **self.levels},
             "channels": [
                 {"name": c.name, "role": c.role, "valid": c.valid, "reason": c.reason,
                  "stats": {k: _round(c.stats.get(k), 3) for k in STATS},
@@ -300,14 +353,15 @@ def _bursts(times, idx: list[int]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in out]
 
 
-def _span(a: float, b: float) -> str:
+def _span(a: float, b: float) -> Text:
     """'from a s to b s' or 'at a s'."""
-    return f"at {a:.1f} s" if a == b else f"from {a:.1f} s to {b:.1f} s"
+    return Text(N_("at {a:.1f} s"), a=a) if a == b else \
+        Text(N_("from {a:.1f} s to {b:.1f} s"), a=a, b=b)
 
 
-def _clean(times, temps, flags, notes: list[str]):
+def _clean(times, temps, flags, notes: list[Text]):
     """Good samples as a _Curve (None if too few) and the problems that make a channel invalid."""
-    problems: list[str] = []
+    problems: list[Text] = []
     n = len(times)
     if len(temps) != n:
         raise ValueError(f"{len(temps)} temperatures for {n} times")
@@ -317,7 +371,7 @@ def _clean(times, temps, flags, notes: list[str]):
         skipped = sum(1 for f in flags if f and f != "open")
         if skipped:
             kinds = ", ".join(sorted(set(filter(None, flags)) - {"open"}))
-            notes.append(f"{skipped} bad samples skipped ({kinds})")
+            notes.append(Text(N_("{n} bad samples skipped ({kinds})"), n=skipped, kinds=kinds))
     has_none = None in temps
     curve = None
     if not has_none and not open_idx and n >= MIN_SAMPLES:
@@ -333,29 +387,35 @@ def _clean(times, temps, flags, notes: list[str]):
     bursts = _bursts(times, open_idx)
     spans = [(times[a], times[b]) for a, b in bursts]
     if bursts:
-        where = ", ".join(_span(a, b) for a, b in spans)
-        count = f"{len(open_idx)} samples"
-        problems.append(f"thermocouple open {where} ({count})" if len(bursts) == 1 else
-                        f"thermocouple open {len(bursts)} times: {where} ({count})")
+        where = _joined([_span(a, b) for a, b in spans], N_("{first}, {rest}"))
+        problems.append(
+            Text(N_("thermocouple open {where} ({n} samples)"), where=where, n=len(open_idx))
+            if len(bursts) == 1 else
+            Text(N_("thermocouple open {times} times: {where} ({n} samples)"), times=len(bursts),
+                 where=where, n=len(open_idx)))
     if curve is None:
         drop = {i for a, b in bursts for i in range(a, b + 1)}
         keep = [i for i, x in enumerate(temps) if x is not None and i not in drop]
         if has_none and not (flags and any(flags)):
-            notes.append(f"{n - len(keep) - len(drop)} missing samples skipped")
+            notes.append(Text(N_("{n} missing samples skipped"), n=n - len(keep) - len(drop)))
         if len(keep) < MIN_SAMPLES:
-            problems.append(f"only {len(keep)} good samples")
+            problems.append(Text(N_("only {n} good samples"), n=len(keep)))
             return None, problems, spans
         curve = _Curve([times[i] for i in keep], [temps[i] for i in keep])
     t, T = curve.t, curve.T
     if curve.max > MAX_PLAUSIBLE_C or curve.min < MIN_PLAUSIBLE_C:
         bad = [i for i, x in enumerate(T) if x > MAX_PLAUSIBLE_C or x < MIN_PLAUSIBLE_C]
-        problems.append(f"reading {T[bad[0]]:g} °C out of range {_span(t[bad[0]], t[bad[-1]])} "
-                        f"({len(bad)} samples)")
+        problems.append(Text(N_("reading {value:g} °C out of range {where} ({n} samples)"),
+                             value=T[bad[0]], where=_span(t[bad[0]], t[bad[-1]]), n=len(bad)))
     spikes = _spikes(T)
     if spikes:
         k = spikes[0]
-        problems.append(f"{'spike' if len(spikes) == 1 else f'{len(spikes)} spikes, first'} at "
-                        f"{t[k]:.1f} s: {T[k]:g} °C between {T[k - 1]:g} and {T[k + 1]:g} °C")
+        facts = {"t": t[k], "value": T[k], "before": T[k - 1], "after": T[k + 1]}
+        problems.append(
+            Text(N_("spike at {t:.1f} s: {value:g} °C between {before:g} and {after:g} °C"),
+                 **facts) if len(spikes) == 1 else
+            Text(N_("{n} spikes, first at {t:.1f} s: {value:g} °C between {before:g} and "
+                    "{after:g} °C"), n=len(spikes), **facts))
     return curve, problems, spans
 
 
@@ -398,18 +458,21 @@ def _slopes(axis: _Axis, T, w: float):
     return up / w, t[iu], down / w, t[id_]
 
 
-def _compute(axis: _Axis, curve: _Curve, window: Window, w: float, notes: list[str]):
-    """The eight statistics of a good channel, and their evidence."""
+def _compute(axis: _Axis, curve: _Curve, window: Window, w: float, notes: list[Text]):
+    """The eight statistics of a good channel, and their evidence (why any is not measured)."""
     t, T = curve.t, curve.T
     tl = window.liquidus_C
     stats: dict[str, float | None] = dict.fromkeys(STATS)
     ev: dict = {"n_samples": len(T), "sample_step_s": axis.median_step, "missing": {}}
 
-    def missing(message: str, *names: str) -> None:
-        """Record why statistics could not be computed."""
-        notes.append(message)
+    def missing(why: Text, *names: str) -> None:
+        """Record why statistics could not be measured (analyse makes them problems)."""
         for stat in names:
-            ev["missing"][stat] = message
+            ev["missing"][stat] = why
+
+    def starts_or_ends(starts: bool, start_msg: str, end_msg: str, **params) -> Text:
+        """One of two reasons, whichever end of the run it is."""
+        return Text(start_msg if starts else end_msg, **params)
 
     tp, ip, ip_last = curve.peak()
     stats["peak_C"] = tp
@@ -419,38 +482,42 @@ def _compute(axis: _Axis, curve: _Curve, window: Window, w: float, notes: list[s
     if tp < tl:
         stats["tal_s"] = 0.0
         ev["n_tal_intervals"] = 0
-        notes.append(f"liquidus {tl:g} °C never reached (peak {tp:g} °C)")
+        notes.append(Text(N_("liquidus {tl:g} °C never reached (peak {tp:g} °C)"), tl=tl, tp=tp))
     else:
         iv, first, last = curve.intervals(tl)
         ev.update(tal_intervals=iv, n_tal_intervals=len(iv))
         if first or last:
-            missing(f"TAL unknown: the run {'starts' if first else 'ends'} above the "
-                    f"liquidus {tl:g} °C", "tal_s")
+            missing(starts_or_ends(first, N_("the run starts above the liquidus {tl:g} °C"),
+                                   N_("the run ends above the liquidus {tl:g} °C"), tl=tl),
+                    "tal_s")
         else:
             stats["tal_s"] = sum(b - a for a, b in iv)
             if len(iv) > 1:
-                notes.append(f"liquidus {tl:g} °C crossed {len(iv)} times: the {len(iv)} "
-                             "intervals above it are summed")
+                notes.append(Text(N_("liquidus {tl:g} °C crossed {n} times: the {n} intervals "
+                                     "above it are summed"), tl=tl, n=len(iv)))
 
     # time within 5 °C of the actual peak
     iv5, first5, last5 = curve.intervals(tp - WITHIN_C)
     ev.update(within5_intervals=iv5)
     if first5 or last5:
-        missing(f"time within {WITHIN_C:g} °C of peak unknown: the run "
-                f"{'starts' if first5 else 'ends'} within it", "t_within5_s")
+        missing(starts_or_ends(first5, N_("the run starts within {within:g} °C of the peak"),
+                               N_("the run ends within {within:g} °C of the peak"),
+                               within=WITHIN_C), "t_within5_s")
     else:
         stats["t_within5_s"] = sum(b - a for a, b in iv5)
         if len(iv5) > 1:
-            notes.append(f"{len(iv5)} separate intervals within {WITHIN_C:g} °C of peak, summed")
+            notes.append(Text(N_("{n} separate intervals within {within:g} °C of peak, summed"),
+                              n=len(iv5), within=WITHIN_C))
 
     # soak: rising side, last up-crossing of soak_low before the first up-crossing of soak_high
     lo_c, hi_c = window.soak_low_C, window.soak_high_C
     if tp < hi_c:
-        missing(f"soak unknown: the peak {tp:g} °C is below the soak end {hi_c:g} °C", "soak_s")
+        missing(Text(N_("the peak {tp:g} °C is below the soak end {hi:g} °C"), tp=tp, hi=hi_c),
+                "soak_s")
     else:
         ups, _, first, _ = curve.crossings(hi_c, 0, ip + 1)
         if first or not ups:
-            missing(f"soak unknown: the run starts above {hi_c:g} °C", "soak_s")
+            missing(Text(N_("the run starts above {level:g} °C"), level=hi_c), "soak_s")
         else:
             i_hi, t_hi = ups[0]
             ups_lo, _, _, _ = curve.crossings(lo_c, 0, i_hi + 2)
@@ -459,12 +526,12 @@ def _compute(axis: _Axis, curve: _Curve, window: Window, w: float, notes: list[s
                 stats["soak_s"] = t_hi - t_lo
                 ev.update(soak_start_t=t_lo, soak_end_t=t_hi)
             else:
-                missing(f"soak unknown: the run starts above {lo_c:g} °C", "soak_s")
+                missing(Text(N_("the run starts above {level:g} °C"), level=lo_c), "soak_s")
 
     # 25 °C to peak: from the last up-crossing of 25 °C before the peak
     if T[0] > TEMP_25_C:
-        missing(f"25 °C to peak unknown: the run starts at {T[0]:g} °C, above 25 °C",
-                "t25_to_peak_s")
+        missing(Text(N_("the run starts at {start:g} °C, above {level:g} °C"), start=T[0],
+                     level=TEMP_25_C), "t25_to_peak_s")
     else:
         ups25, _, first25, _ = curve.crossings(TEMP_25_C, 0, ip + 1)
         if ups25 or first25:
@@ -472,12 +539,13 @@ def _compute(axis: _Axis, curve: _Curve, window: Window, w: float, notes: list[s
             stats["t25_to_peak_s"] = t[ip] - t25
             ev["t25_t"] = t25
         else:
-            missing(f"25 °C to peak unknown: the peak {tp:g} °C is below 25 °C", "t25_to_peak_s")
+            missing(Text(N_("the peak {tp:g} °C is below {level:g} °C"), tp=tp,
+                         level=TEMP_25_C), "t25_to_peak_s")
 
     # cooling: average rate from the last sample at the peak down to cool_to_C
     cool = window.cool_to_C
     if tp <= cool:
-        missing(f"cooling rate unknown: the peak {tp:g} °C is not above {cool:g} °C",
+        missing(Text(N_("the peak {tp:g} °C is not above {cool:g} °C"), tp=tp, cool=cool),
                 "cool_rate_Cps")
     else:
         _, downs, _, _ = curve.crossings(cool, ip_last)
@@ -486,12 +554,12 @@ def _compute(axis: _Axis, curve: _Curve, window: Window, w: float, notes: list[s
             stats["cool_rate_Cps"] = (tp - cool) / (t_end - t[ip_last])
             ev["cool_end_t"] = t_end
         else:
-            missing(f"cooling rate unknown: never cooled to {cool:g} °C after the peak",
-                    "cool_rate_Cps")
+            missing(Text(N_("the run ends at {end:g} °C, before cooling to {cool:g} °C"),
+                         end=T[-1], cool=cool), "cool_rate_Cps")
 
     slopes = _slopes(axis, T, w)
     if slopes is None:
-        missing(f"slopes unknown: the run is shorter than the {w:g} s slope window",
+        missing(Text(N_("the run is shorter than the {w:g} s slope window"), w=w),
                 "max_rise_Cps", "max_fall_Cps")
     else:
         stats["max_rise_Cps"], ev["max_rise_at_t"], stats["max_fall_Cps"], ev["max_fall_at_t"] = \
@@ -501,7 +569,7 @@ def _compute(axis: _Axis, curve: _Curve, window: Window, w: float, notes: list[s
 
 def _channel(axis_for, times, temps, window, w, flags, name, role) -> ChannelResult:
     """Quality checks, then the statistics of one channel (axis_for shares time axes)."""
-    notes: list[str] = []
+    notes: list[Text] = []
     curve, problems, open_spans = _clean(times, temps, flags, notes)
     evidence: dict = {"open_spans": open_spans} if open_spans else {}
     if curve is not None:
@@ -510,11 +578,14 @@ def _channel(axis_for, times, temps, window, w, flags, name, role) -> ChannelRes
                 if not any(g[0] <= a and b <= g[1] for a, b in open_spans)]
         if gaps:
             a, b = gaps[0]
-            more = f", {len(gaps)} gaps" if len(gaps) > 1 else ""
-            problems.append(f"no good samples from {a:.1f} s to {b:.1f} s (gap {b - a:.1f} s > "
-                            f"{axis.gap_limit():g} s){more}")
+            facts = {"where": _span(a, b), "gap": b - a, "limit": axis.gap_limit()}
+            problems.append(
+                Text(N_("no good samples {where} (gap {gap:.1f} s > {limit:g} s)"), **facts)
+                if len(gaps) == 1 else
+                Text(N_("no good samples {where} (gap {gap:.1f} s > {limit:g} s), {n} gaps"),
+                     n=len(gaps), **facts))
     if problems:
-        return ChannelResult(name=name, valid=False, reason="; ".join(problems),
+        return ChannelResult(name=name, valid=False, reason=_joined(problems),
                              stats=dict.fromkeys(STATS), notes=notes + problems,
                              evidence=evidence, role=role)
     stats, ev = _compute(axis, curve, window, w, notes)
@@ -535,9 +606,41 @@ def channel_stats(times, temps, window: Window, slope_window_s: float | None = N
 # --- the whole recording --------------------------------------------------------------------
 
 
-def _problem(code: str, message: str) -> dict:
-    """A problem entry of the analysis."""
-    return {"code": code, "message": message}
+def _problem(code: str, severity: str, message: Text, channel=None, stat=None) -> dict:
+    """A problem of the analysis: what, how bad, the words, and which channel and statistic."""
+    return {"code": code, "severity": severity, "message": message, "channel": channel,
+            "stat": stat}
+
+
+def _quality(product: list[ChannelResult], window: Window, name) -> list[dict]:
+    """The problems of bad data (INVALID) and of statistics not measured (info), and the PWIs."""
+    per_channel = [s for s in window.limits if s in STATS]
+    problems: list[dict] = []
+    if not product:
+        problems.append(_problem("no_product_channel", "error",
+                                 Text(N_("no product thermocouple in the recording"))))
+    for r in product:
+        if not r.valid:
+            problems.append(_problem("channel_invalid", "error",
+                                     Text(N_("{channel}: {reason}"), channel=r.name,
+                                          reason=r.reason), r.name))
+            continue
+        if not r.evidence.get("liquidus_reached"):
+            problems.append(_problem(
+                "liquidus_not_reached", "error",
+                Text(N_("{channel}: peak {peak:g} °C never reached the liquidus {tl:g} °C"),
+                     channel=r.name, peak=r.stats["peak_C"], tl=window.liquidus_C), r.name))
+        for stat in per_channel:
+            value = r.stats.get(stat)
+            if value is None:
+                why = r.evidence.get("missing", {}).get(stat) or Text(N_("no reason known"))
+                problems.append(_problem(
+                    "stat_not_measured", "info",
+                    Text(N_("{channel}: {stat} not measured: {why}"), channel=r.name,
+                         stat=name(stat), why=why), r.name, stat))
+            else:
+                r.pwi[stat] = pwi_of(value, *window.limits[stat])
+    return problems
 
 
 def analyse(recording, window: Window, slope_window_s: float | None = None,
@@ -553,58 +656,70 @@ def analyse(recording, window: Window, slope_window_s: float | None = None,
         """The shared axis when the channel kept every sample, else its own."""
         return shared if t is recording.times else _Axis(t)
 
+    def name(stat: str) -> Text:
+        """The statistic's name with this window's soak band."""
+        return stat_name(stat, window.soak_low_C, window.soak_high_C)
+
     results = [_channel(axis_for, recording.times, recording.temps[ch], window, w,
                         recording.flags.get(ch), ch, recording.roles.get(ch, "product"))
                for ch in recording.channels]
     product = [r for r in results if r.role == "product"]
-    per_channel = [s for s in window.limits if s in STATS]
-    problems: list[dict] = []
-    if not product:
-        problems.append(_problem("no_product_channel", "no product thermocouple in the recording"))
-    for r in product:
-        if not r.valid:
-            problems.append(_problem("channel_invalid", f"{r.name}: {r.reason}"))
-            continue
-        if not r.evidence.get("liquidus_reached"):
-            problems.append(_problem("liquidus_not_reached",
-                                     f"{r.name}: peak {r.stats['peak_C']:g} °C never reached the "
-                                     f"liquidus {window.liquidus_C:g} °C"))
-        for stat in per_channel:
-            value = r.stats.get(stat)
-            if value is None:
-                why = r.evidence.get("missing", {}).get(stat, "")
-                problems.append(_problem("stat_missing", f"{r.name}: {stat} could not be "
-                                         f"computed{': ' + why if why else ''}"))
-            else:
-                r.pwi[stat] = pwi_of(value, *window.limits[stat])
+    problems = _quality(product, window, name)
     peaks = [r.stats["peak_C"] for r in product if r.valid]
     delta = max(peaks) - min(peaks) if len(peaks) >= 2 else None
     delta_pwi = None
-    if delta is not None and "delta_t_peak_C" in window.limits:
-        delta_pwi = pwi_of(delta, *window.limits["delta_t_peak_C"])
+    if "delta_t_peak_C" in window.limits and product:
+        if delta is not None:
+            delta_pwi = pwi_of(delta, *window.limits["delta_t_peak_C"])
+        elif len(product) == 1:
+            problems.append(_problem(
+                "stat_not_measured", "info",
+                Text(N_("{stat} not measured: one product thermocouple only"),
+                     stat=name("delta_t_peak_C")), "board", "delta_t_peak_C"))
     pwi, worst, verdict = None, None, "INVALID"
-    if not problems:
+    if not any(p["code"] in INVALID_CODES for p in problems):
         cands = [(abs(p), r.name, s) for r in product for s, p in r.pwi.items()]
         if delta_pwi is not None:
             cands.append((abs(delta_pwi), "board", "delta_t_peak_C"))
-        if not cands:
-            problems.append(_problem("no_limits", f"window {window.name} judges no statistic"))
+        if not window.limits:
+            problems.append(_problem("no_limits", "error", Text(
+                N_("window {window} judges no statistic"), window=window.name)))
+        elif not cands:
+            problems.append(_problem("nothing_measured", "error", Text(
+                N_("not one statistic of window {window} could be measured"),
+                window=window.name)))
         else:
             pwi, ch, stat = max(cands)
             worst = (ch, stat)
             verdict = "PASS" if pwi < warn else "WARN" if pwi < 100 else "FAIL"
-            limits = window.limits
-            for p, ch_, s in sorted(cands, reverse=True):
-                if p >= 100:
-                    value = delta if s == "delta_t_peak_C" else \
-                        next(r for r in product if r.name == ch_).stats[s]
-                    lo, hi = limits[s]
-                    problems.append(_problem("out_of_window", f"{ch_}: {s} {value:.2f} outside "
-                                             f"{lo:g}..{hi:g} (PWI {p:.0f} %)"))
-            if verdict == "WARN":
-                problems.append(_problem("pwi_warn", f"{ch}: {stat} uses {pwi:.0f} % of the "
-                                         f"window (warn at {warn:g} %)"))
+            problems += _judged(cands, product, delta, window, warn, name)
+    levels = {"liquidus_C": window.liquidus_C, "soak_low_C": window.soak_low_C,
+              "soak_high_C": window.soak_high_C, "cool_to_C": window.cool_to_C}
     return Analysis(channels=results, delta_t_peak_C=delta, pwi=pwi, worst=worst,
                     verdict=verdict, problems=problems, slope_window_s=w,
                     window_name=window.name, window_version=window.version,
-                    limits=dict(window.limits), warn_pct=warn, delta_t_pwi=delta_pwi)
+                    limits=dict(window.limits), warn_pct=warn, delta_t_pwi=delta_pwi,
+                    levels=levels)
+
+
+def _judged(cands, product, delta, window: Window, warn: float, name) -> list[dict]:
+    """The problems of the statistics measured: outside the window, or near its edge (WARN)."""
+    out = []
+    ranked = sorted(cands, reverse=True)
+    for p, ch, stat in ranked:
+        if p < 100:
+            break
+        value = delta if stat == "delta_t_peak_C" else \
+            next(r for r in product if r.name == ch).stats[stat]
+        lo, hi = window.limits[stat]
+        out.append(_problem("out_of_window", "error", Text(
+            N_("{channel}: {stat} {value:.2f} {unit} outside {lo:g}..{hi:g} (PWI {pwi:.0f} %)"),
+            channel=Text(BOARD) if ch == "board" else ch, stat=name(stat), value=value,
+            unit=UNITS[stat], lo=lo, hi=hi, pwi=p), ch, stat))
+    p, ch, stat = ranked[0]
+    if warn <= p < 100:
+        out.append(_problem("pwi_warn", "warning", Text(
+            N_("{channel}: {stat} uses {pwi:.0f} % of the window (warn at {warn:g} %)"),
+            channel=Text(BOARD) if ch == "board" else ch, stat=name(stat), pwi=p, warn=warn),
+            ch, stat))
+    return out

@@ -14,12 +14,14 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 
 from station.db import get_session
 from station.devices.profiler import UnknownFormat, parse
-from station.errors import N_, InvalidInput
+from station.errors import N_, InvalidInput, Text
 from station.readiness import profiles
 from station.readiness.chart import profile_svg
+from station.readiness.reflow import ROLE_NAMES, UNITS, stat_names
 from station.routes.api import endpoint
 from station.routes.web import json_body, login_required, settings
 
@@ -71,14 +73,14 @@ def create_profile(user):
         raise InvalidInput(N_("columns must be JSON: {example}"),
                            example='{"time": ..., "channels": [...]}') from None
     run = _store_upload(user, request.form, request.files, columns)
-    return jsonify(profiles.run_view(run)), 201
+    return jsonify(profiles.run_view(run, gettext)), 201
 
 
 @api.get("/profiles/<run_id>")
 @endpoint
 def get_profile(user, run_id):
     """One profile run with its statistics, PWI and verdict."""
-    return jsonify(profiles.run_view(profiles.find_run(get_session(), run_id)))
+    return jsonify(profiles.run_view(profiles.find_run(get_session(), run_id), gettext))
 
 
 @api.get("/profiles/<run_id>/chart.svg")
@@ -98,7 +100,7 @@ def run_chart(run) -> str:
     recording = parse(run.raw, columns=run.result.get("columns"))
     window = windows().get(run.paste)
     return profile_svg(recording.times, recording.temps, asdict(window) if window else None,
-                       recording.roles)
+                       recording.roles, gettext)
 
 
 @bp.get("/profiler")
@@ -121,7 +123,7 @@ def show_live(name):
     if lines:
         try:
             rec = parse("\n".join(lines) + "\n")
-            svg = profile_svg(rec.times, rec.temps, None, rec.roles)
+            svg = profile_svg(rec.times, rec.temps, None, rec.roles, gettext)
         except UnknownFormat:
             svg = None
     return render_template("_profiler_live.html", device=device, lines=len(lines), svg=svg)
@@ -165,7 +167,17 @@ def upload_profile():
 def show_run(run_id):
     """A run: the chart, the statistics coloured by how much window they use, PWI, verdict."""
     run = profiles.find_run(get_session(), run_id)
-    return render_template("profile_run.html", run=run, r=run.result, svg=run_chart(run))
+    r = profiles.run_view(run, gettext)
+    window = windows().get(run.paste)
+    levels = r["window"]
+    soak = (levels.get("soak_low_C", window.soak_low_C if window else 150.0),
+            levels.get("soak_high_C", window.soak_high_C if window else 200.0))
+    not_measured = {(p.get("channel"), p.get("stat")): p["message"] for p in r["problems"]
+                    if p["code"] == "stat_not_measured"}
+    return render_template("profile_run.html", run=run, r=r, svg=run_chart(run),
+                           names=stat_names(*soak), units=UNITS,
+                           role_names={k: Text(v) for k, v in ROLE_NAMES.items()},
+                           not_measured=not_measured)
 
 
 @bp.get("/profiles")
