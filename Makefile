@@ -30,7 +30,7 @@ $(VENV)/.test-deps: requirements.txt requirements-dev.txt | $(PY)
 	touch $@ $(VENV)/.run-deps
 
 %.mo: %.po | $(VENV)/.run-deps
-	$(VENV)/bin/pybabel compile --statistics -i $< -o $@
+	$(VENV)/bin/pybabel compile --statistics -i $< -o $@ || { rm -f $@; exit 1; }
 
 install: $(VENV)/.run-deps $(CATALOGUES)
 

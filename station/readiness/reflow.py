@@ -719,7 +719,7 @@ def _judged(cands, product, delta, window: Window, warn: float, name) -> list[di
     p, ch, stat = ranked[0]
     if warn <= p < 100:
         out.append(_problem("pwi_warn", "warning", Text(
-            N_("{channel}: {stat} uses {pwi:.0f} % of the window (warn at {warn:g} %)"),
+            N_("{channel}: {stat} at PWI {pwi:.0f} % (a warning from {warn:g} %)"),
             channel=Text(BOARD) if ch == "board" else ch, stat=name(stat), pwi=p, warn=warn),
             ch, stat))
     return out
