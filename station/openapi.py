@@ -1,6 +1,7 @@
 """The OpenAPI 3 document of /api/v1: every endpoint, its body and its answers."""
 
 from station.devices.profiler import ROLES
+from station.readiness.datapackage.panel import VALUES as PANEL_VALUES
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 STR, INT, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
@@ -77,9 +78,25 @@ STENCIL = _obj(id=STR, side=STR, life_prints=INT, prints=INT, clean_interval_pri
 LOT = _obj(lot=STR, quantity=INT, left=INT, opened_at=STR, baked_at=STR, floor_life_hours=NUM,
            floor_life_ends=STR)
 BINARY = {"type": "string", "format": "binary"}
+PANEL_VALUE = {"description": "a length in mm, or true/false for fiducials_asymmetric"}
+PANEL = {**_obj(
+    size_mm=_arr(NUM), rails_mm={**_obj(top=NUM, bottom=NUM), "nullable": True},
+    tooling_holes=_arr(_obj(x_mm=NUM, y_mm=NUM, diameter_mm=NUM,
+                            edge={"enum": ["left", "right"]}, edge_mm=NUM)),
+    fiducials=_arr(_obj(x_mm=NUM, y_mm=NUM, diameter_mm=NUM, clear_mm=NUM,
+                        side={"enum": ["top", "bottom"]})),
+    kind={"enum": ["panel", "single_board"], "nullable": True}, fiducials_in_rails=BOOL,
+    values={"type": "object", "additionalProperties": PANEL_VALUE},
+    overrides=_arr(_obj(value=STR, measured=PANEL_VALUE, entered=PANEL_VALUE, reason=STR,
+                        by=STR, at=STR))),
+    "nullable": True,
+    "description": "Measured from the Gerber and drill files (null when they cannot be read); "
+                   "an engineer's overrides beside the values they replace."}
+PANEL_PROBLEM = _obj(code=STR, message=STR, severity=STR, rule=STR, field=STR,
+                     overridden=BOOL, text=_obj(id=STR, params={"type": "object"}))
 PACKAGE = _obj(complete=BOOL, ready=BOOL, layers={"type": "object"},
                parts=_obj(smt_top=INT, smt_bottom=INT, dip=INT),
-               problems=_arr(_obj(code=STR, message=STR, severity=STR)))
+               problems=_arr(_obj(code=STR, message=STR, severity=STR)), panel=PANEL)
 MEASUREMENT = _obj(["name"], name=STR, value={}, unit=STR, low=NUM, high=NUM,
                    outcome={"enum": ["pass", "fail", "error"]})
 ATTEMPT = _obj(id=INT, serial=STR, station=STR, outcome=STR, program=STR, program_version=STR,
@@ -210,10 +227,11 @@ PATHS = {
         "and tooling holes ringed, rails shaded. NOT_FOUND without a package or its files",
         "any signed-in role", params=("code", "revision")))} for side in ("top", "bottom")},
     "/api/v1/products/{code}/{revision}/panel": {"post": op(
-        "The engineer's panel measurements, checked against the design rules", "admin",
-        _obj(rails_top_mm=NUM, rails_bottom_mm=NUM, tooling_hole_diameter_mm=NUM,
-             tooling_hole_edge_offset_mm=NUM, fiducial_diameter_mm=NUM,
-             fiducial_clear_ring_mm=NUM, fiducials_asymmetric=BOOL), 201,
+        "Override one measured panel value of the newest data package, with the reason (kept "
+        "as an event; the panel problems and readiness are judged again)", "admin",
+        _obj(["value", "entered", "reason"], value={"enum": list(PANEL_VALUES)},
+             entered=PANEL_VALUE, reason=STR), 201,
+        _obj(panel=PANEL, ready=BOOL, problems=_arr(PANEL_PROBLEM)),
         params=("code", "revision"))},
     "/api/v1/tests": {"post": op(
         "A tester's result for one attempt (every attempt is kept). OUT_OF_SEQUENCE before "

@@ -57,7 +57,7 @@ API_ACTIONS = {
     "readiness_api.bake_lot": "floor",
     "readiness_api.allocate_lot": "floor",
     "readiness_api.upload_data_package": "master_data",
-    "readiness_api.check_panel": "master_data",
+    "readiness_api.override_panel": "master_data",
     "fct_api.create_test": "floor",
     "fct_api.import_openhtf": "floor",
     "fct_api.import_csv": "floor",

@@ -343,26 +343,35 @@ def test_a_corrupt_gerber_zip_is_a_report_not_a_crash(api, session, line, kind):
     assert codes(api, number)["data_package"] == "DATA_PACKAGE_INCOMPLETE"
 
 
-def test_panel_checks_are_stored_on_the_newest_package(api, session, line):
+# The panel form became an override of one measured value with a reason (issue 15): the old test
+# posted the whole form; this one posts overrides and checks what the form's test checked (404
+# without a package, admin only, 400 on a non-object, problems from the values, stored on the
+# newest package).
+def test_panel_overrides_are_stored_on_the_newest_package(api, session, line):
     _, code, _ = new_job(session, line)
-    good = {"rails_top_mm": 10, "rails_bottom_mm": 10, "tooling_hole_diameter_mm": 4,
-            "tooling_hole_edge_offset_mm": 5, "fiducial_diameter_mm": 1,
-            "fiducial_clear_ring_mm": 3, "fiducials_asymmetric": True}
+    good = {"value": "rails_top_mm", "entered": 10, "reason": "measured on the panel drawing"}
     assert_error(api.post(f"/api/v1/products/{code}/A/panel", good, "admin"), 404, "NOT_FOUND")
     assert upload(api, code).status_code == 201
 
     assert_error(api.post(f"/api/v1/products/{code}/A/panel", good), 403, "FORBIDDEN")
     assert_error(api.post(f"/api/v1/products/{code}/A/panel", [1, 2], "admin"), 400,
                  "INVALID_INPUT")
+    assert_error(api.post(f"/api/v1/products/{code}/A/panel", {**good, "reason": ""}, "admin"),
+                 400, "INVALID_INPUT")
     r = api.post(f"/api/v1/products/{code}/A/panel", good, "admin")
-    assert r.status_code == 201 and r.get_json() == {"entered": good, "problems": []}
-    r = api.post(f"/api/v1/products/{code}/A/panel", {**good, "rails_top_mm": 6,
-                                                       "fiducials_asymmetric": False}, "admin")
-    assert r.status_code == 201
+    assert r.status_code == 201 and r.get_json()["problems"] == []
+    (shown,) = r.get_json()["panel"]["overrides"]
+    assert shown["value"] == "rails_top_mm" and shown["entered"] == 10 and shown["by"] == "admin"
+    r = api.post(f"/api/v1/products/{code}/A/panel", {**good, "entered": 6}, "admin")
+    r = api.post(f"/api/v1/products/{code}/A/panel", {
+        "value": "fiducials_asymmetric", "entered": False, "reason": "two are DNP"}, "admin")
+    assert r.status_code == 201 and r.get_json()["ready"] is False
     assert {p["code"] for p in r.get_json()["problems"]} == {"RAIL_TOO_NARROW",
                                                              "FIDUCIALS_SYMMETRIC"}
     package = api.get(f"/api/v1/products/{code}/A/data-package").get_json()
-    assert package["panel"]["entered"]["rails_top_mm"] == 6
+    entered = {o["value"]: o["entered"] for o in package["panel"]["overrides"]}
+    assert entered == {"rails_top_mm": 6, "fiducials_asymmetric": False}
+    assert {"RAIL_TOO_NARROW", "FIDUCIALS_SYMMETRIC"} <= {p["code"] for p in package["problems"]}
 
 
 # --- the interlock through the API --------------------------------------------------------------

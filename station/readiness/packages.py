@@ -1,6 +1,7 @@
-"""Data packages per product revision: checked on upload, with the engineer's panel checks."""
+"""Data packages per product revision: checked on upload; an engineer may override the panel."""
 
 import hashlib
+import math
 import threading
 from collections import OrderedDict
 
@@ -9,8 +10,10 @@ from sqlmodel import Session, select
 from station import events, people
 from station.errors import N_, InvalidInput, NotFound, Text
 from station.masterdata import find_product
-from station.models import DataPackage, DataPackageFile, Product, User, iso
-from station.readiness.datapackage import check_package, check_panel
+from station.models import DataPackage, DataPackageFile, Product, User, iso, utcnow
+from station.readiness.datapackage import check_package
+from station.readiness.datapackage.panel import CODES as PANEL_CODES
+from station.readiness.datapackage.panel import VALUES, apply_overrides
 from station.readiness.datapackage.picture import PICTURE_VERSION, SIDES, board_picture
 
 MAX_FILE = 50 * 1024 * 1024
@@ -56,29 +59,77 @@ def latest(session: Session, product: Product) -> DataPackage | None:
                         .order_by(DataPackage.id.desc())).first()
 
 
-def record_panel(session: Session, by: User, code, revision, entered) -> DataPackage:
-    """Store the engineer's panel measurements on the newest package, checked against the rules."""
+def _entered(key: str, raw):
+    """The overriding value: a length in mm ('4,0' too), or yes/no for the fiducials' asymmetry."""
+    if key == "fiducials_asymmetric":
+        if isinstance(raw, str):
+            raw = {"true": True, "yes": True, "1": True, "false": False, "no": False,
+                   "0": False}.get(raw.strip().lower(), raw)
+        if raw is True or raw is False:
+            return raw
+        raise InvalidInput(N_("{value} must be yes or no, not {raw}"), value=key, raw=repr(raw))
+    try:
+        if isinstance(raw, bool):
+            raise ValueError
+        value = float(raw.strip().replace(",", ".")) if isinstance(raw, str) else float(raw)
+    except (TypeError, ValueError, AttributeError):
+        value = float("nan")
+    if not math.isfinite(value) or value < 0:
+        raise InvalidInput(N_("{value} must be a length in mm, not {raw}"), value=key,
+                           raw=repr(raw)[:40])
+    return value
+
+
+def override_panel(session: Session, by: User, code, revision, body) -> DataPackage:
+    """Override one measured panel value of the newest package: value, number, reason."""
     people.require(by, "master_data")
     product = find_product(session, code, revision)
     pkg = latest(session, product)
     if pkg is None:
         raise NotFound(what="data package for", key=f"{product.code} rev {product.revision}")
-    if not isinstance(entered, dict):
-        raise InvalidInput(detail="the panel checks must be an object of measurements")
-    problems = check_panel(entered)
-    pkg.panel = {"entered": entered, "problems": problems}
+    if not isinstance(body, dict):
+        raise InvalidInput(N_("a panel override is an object: value, entered, reason"))
+    key, reason = body.get("value"), body.get("reason")
+    if key not in VALUES:
+        raise InvalidInput(N_("the value to override must be one of {values}"),
+                           values=", ".join(VALUES))
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidInput(N_("say why the measurement is overridden (reason)"))
+    entered = _entered(key, body.get("entered"))
+    report = dict(pkg.report)
+    measured = ((report.get("panel") or {}).get("values") or {}).get(key)
+    overrides = dict((pkg.panel or {}).get("overrides") or {})
+    overrides[key] = {"measured": measured, "entered": entered, "reason": reason.strip()[:500],
+                      "by": by.name, "at": iso(utcnow())}
+    panel_problems = apply_overrides(report.get("panel"), overrides)
+    # The measured panel problems give way to the judged ones; "not measured" stays true.
+    report["problems"] = [p for p in report.get("problems", [])
+                          if p.get("code") not in PANEL_CODES or p["code"] == "PANEL_NOT_MEASURED"
+                          ] + panel_problems
+    pkg.report, pkg.panel = report, {"overrides": overrides}
+    pkg.ready = _ready(report)
     session.add(pkg)
-    events.record(session, "data_package.panel_checked",
+    events.record(session, "data_package.panel_overridden",
                   f"product:{product.code}/{product.revision}",
-                  {"package": pkg.id, "entered": entered,
-                   "problems": [p["code"] for p in problems]}, by)
+                  {"package": pkg.id, "value": key, "measured": measured, "entered": entered,
+                   "reason": overrides[key]["reason"], "ready": pkg.ready,
+                   "problems": [p["code"] for p in panel_problems]}, by)
     session.commit()
     return pkg
 
 
+def panel_view(pkg: DataPackage) -> dict | None:
+    """The panel as measured, with each override beside the value it replaced."""
+    measured = pkg.report.get("panel")
+    overrides = (pkg.panel or {}).get("overrides") or {}
+    if measured is None and not overrides:
+        return None
+    return {**(measured or {}), "overrides": [{"value": k, **o} for k, o in overrides.items()]}
+
+
 def package_view(pkg: DataPackage) -> dict:
     """A data package as the API shows it: the report, readiness, panel checks, file hashes."""
-    return {**pkg.report, "id": pkg.id, "ready": pkg.ready, "panel": pkg.panel,
+    return {**pkg.report, "id": pkg.id, "ready": pkg.ready, "panel": panel_view(pkg),
             "files_sha256": pkg.files, "checked_at": iso(pkg.at)}
 
 

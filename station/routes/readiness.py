@@ -4,13 +4,14 @@ from flask import Blueprint, Response, g, jsonify, redirect, render_template, re
 from flask_babel import gettext
 
 from station.db import get_session
-from station.errors import N_, InvalidInput, StationError
+from station.errors import N_, InvalidInput, StationError, Text
 from station.i18n import tr
 from station.line.desk import read_label
 from station.masterdata import find_order, find_product
 from station.models import PcbLot, Product, ProfileBoard, Stencil, iso, utcnow
 from station.people import require
 from station.readiness import interlock, packages, pcb_lots, stencils
+from station.readiness.datapackage.panel import VALUES as PANEL_VALUES
 from station.readiness.datapackage.picture import problem_designators
 from station.routes.api import endpoint
 from station.routes.auth import _safe_next
@@ -194,10 +195,12 @@ def get_board_picture(user, code, revision, side):
 
 @api.post("/products/<code>/<revision>/panel")
 @endpoint
-def check_panel(user, code, revision):
-    """The engineer's panel measurements, checked against the design rules (admin)."""
-    pkg = packages.record_panel(get_session(), user, code, revision, json_body())
-    return jsonify(pkg.panel), 201
+def override_panel(user, code, revision):
+    """Override one measured panel value: {"value", "entered", "reason"} (admin)."""
+    pkg = packages.override_panel(get_session(), user, code, revision, json_body())
+    view = packages.package_view(pkg)
+    return jsonify(panel=view["panel"], ready=view["ready"],
+                   problems=[p for p in view["problems"] if p.get("rule") == "panel"]), 201
 
 
 def _screen_scan(session, order, raw: str) -> dict:
@@ -282,8 +285,42 @@ def show_data_package(code, revision):
         except StationError as err:
             session.rollback()
             error = translate_error(err)
+    return _data_package_page(session, product, error)
+
+
+@bp.post("/products/<code>/<revision>/data-package/panel")
+@login_required("master_data")
+def override_panel_value(code, revision):
+    """An engineer's override of one measured panel value, with the reason, from the page."""
+    session, f = get_session(), request.form
+    try:
+        packages.override_panel(session, g.user, code, revision, {
+            "value": f.get("value"), "entered": f.get("entered"), "reason": f.get("reason")})
+    except StationError as err:
+        session.rollback()
+        return _data_package_page(session, find_product(session, code, revision),
+                                  translate_error(err))
+    return redirect(url_for("readiness.show_data_package", code=code, revision=revision))
+
+
+def _data_package_page(session, product, error):
+    """The data package page of a product revision, its problems in the reader's language."""
     pkg = packages.latest(session, product)
-    return render_template("data_package.html", product=product, error=error,
-                           pkg=packages.package_view(pkg) if pkg else None,
+    view = packages.package_view(pkg) if pkg else None
+    if view:
+        view["problems"] = [_said(p) for p in view["problems"]]
+    return render_template("data_package.html", product=product, error=error, pkg=view,
+                           panel_values=PANEL_VALUES,
                            pictures=packages.pictures(session, pkg) if pkg else {},
                            designators=problem_designators)
+
+
+def _said(p: dict) -> dict:
+    """A stored problem in the reader's language, when it kept its message id and parameters."""
+    text = p.get("text")
+    if not isinstance(text, dict) or not isinstance(text.get("id"), str):
+        return p
+    # Words among the parameters (an edge: "top") are message ids too; numbers stay numbers.
+    params = {k: Text(v) if isinstance(v, str) else v
+              for k, v in (text.get("params") or {}).items()}
+    return {**p, "message": tr(Text(text["id"], **params))}

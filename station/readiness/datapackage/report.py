@@ -6,7 +6,9 @@ input never raises: every defect becomes a problem ``{"code", "message", "severi
 
 from __future__ import annotations
 
+from station.readiness.datapackage.geometry import read_geometry
 from station.readiness.datapackage.layers import REQUIRED_LAYERS, board_outline, check_layers
+from station.readiness.datapackage.panel import measure_panel
 from station.readiness.datapackage.parts import (
     bom_checks,
     centroid_checks,
@@ -14,6 +16,7 @@ from station.readiness.datapackage.parts import (
     read_bom,
     read_centroid,
 )
+from station.readiness.datapackage.positions import part_points
 from station.readiness.datapackage.problems import in_order, problem
 from station.readiness.datapackage.tables import columns, read_table
 
@@ -81,6 +84,7 @@ def _check(gerber_zip: bytes, bom: bytes, bom_name: str, centroid: bytes,
     if bom_data:
         bom_checks(bom_data, problems)
     match_parts(bom_data, cen_parts, report, problems)
+    _panel(files, cen_table, centroid, centroid_name, report, problems)
 
     four = all(layers[layer] for layer in REQUIRED_LAYERS)
     complete = zip_ok and four and bom_data is not None and cen_parts is not None
@@ -94,3 +98,17 @@ def _check(gerber_zip: bytes, bom: bytes, bom_name: str, centroid: bytes,
     }
     ordered.update(report)
     return ordered
+
+
+def _panel(files, cen_table, centroid: bytes, centroid_name: str, report: dict,
+           problems: list[dict]) -> None:
+    """The panel measured from the geometry and the centroid's positions, when it can be read."""
+    try:
+        geometry, found = read_geometry(files)
+    except NotImplementedError:
+        return  # this branch's placeholder geometry: no panel in the report
+    problems.extend(found)
+    head = (centroid or b"")[:4096].decode("latin-1") if isinstance(centroid, bytes) else ""
+    parts = part_points(cen_table, head, centroid_name or "") if cen_table else []
+    report["panel"], panel_problems = measure_panel(geometry, parts)
+    problems.extend(panel_problems)
