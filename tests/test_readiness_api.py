@@ -316,7 +316,8 @@ def test_data_package_upload_reports_and_gates_readiness(api, session, line, app
     assert body["complete"] is True
     assert all(body["layers"][layer] for layer in ("copper", "drill", "silkscreen",
                                                    "soldermask"))
-    assert body["parts"] == {"smt_top": 2, "smt_bottom": 0, "dip": 1}
+    assert body["parts"] == {"smt_top": 2, "smt_bottom": 0, "dip": 1, "dip_top": 1,
+                             "dip_bottom": 0}
     assert all({"code", "message"} <= set(p) for p in body["problems"])
     assert codes(api, number)["data_package"] is None
     assert count(app, DataPackage) == before + 2

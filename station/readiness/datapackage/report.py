@@ -1,21 +1,27 @@
 """The data-package report: the Gerber zip, BOM and centroid checked together into one answer.
 
-Pure functions over bytes: no Flask, no database, no dependency beyond the standard library. Bad
-input never raises: every defect becomes a problem ``{"code", "message", "severity", ...}``.
+Pure functions over bytes: no Flask, no database; gerbonara reads the geometry, openpyxl the XLSX
+tables. Bad input never raises: every defect becomes a problem ``{"code", "message", "severity",
+...}``.
 """
 
 from __future__ import annotations
 
-from station.readiness.datapackage.layers import REQUIRED_LAYERS, board_outline, check_layers
+from station.errors import N_, Text
+from station.readiness.datapackage.geometry import Geometry, read_geometry
+from station.readiness.datapackage.layers import REQUIRED_LAYERS, check_layers
 from station.readiness.datapackage.parts import (
     bom_checks,
     centroid_checks,
     match_parts,
+    position_unit,
+    positions,
     read_bom,
     read_centroid,
 )
 from station.readiness.datapackage.problems import in_order, problem
-from station.readiness.datapackage.tables import columns, read_table
+from station.readiness.datapackage.tables import Table, columns, read_table
+from station.readiness.datapackage.throughhole import drilled_parts, fit_frame, placed_mm
 
 _SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
@@ -29,7 +35,7 @@ def check_package(gerber_zip: bytes, bom: bytes, bom_name: str, centroid: bytes,
         return {
             "complete": False, "ready": False,
             "layers": {layer: [] for layer in REQUIRED_LAYERS},
-            "parts": {"smt_top": 0, "smt_bottom": 0, "dip": 0},
+            "parts": {"smt_top": 0, "smt_bottom": 0, "dip": 0, "dip_top": 0, "dip_bottom": 0},
             "problems": [problem(
                 "CHECK_FAILED", "error",
                 f"The data package could not be checked ({type(exc).__name__}: {exc}).")],
@@ -55,7 +61,9 @@ def _check(gerber_zip: bytes, bom: bytes, bom_name: str, centroid: bytes,
         | ({"function": f.function} if f.function else {})
         for f in files
     ]
-    outline = board_outline(files)
+    geometry, geometry_problems = read_geometry(files)
+    problems.extend(geometry_problems)
+    outline = _outline(files, geometry)
     if outline:
         report["board_outline_mm"] = outline
 
@@ -80,7 +88,8 @@ def _check(gerber_zip: bytes, bom: bytes, bom_name: str, centroid: bytes,
             centroid_checks(cen_table, cen_parts, cen_dupes, file_side, problems)
     if bom_data:
         bom_checks(bom_data, problems)
-    match_parts(bom_data, cen_parts, report, problems)
+    drilled = _drilled(geometry, cen_table, cen_parts, report, problems) if cen_parts else None
+    match_parts(bom_data, cen_parts, report, problems, drilled)
 
     four = all(layers[layer] for layer in REQUIRED_LAYERS)
     complete = zip_ok and four and bom_data is not None and cen_parts is not None
@@ -94,3 +103,37 @@ def _check(gerber_zip: bytes, bom: bytes, bom_name: str, centroid: bytes,
     }
     ordered.update(report)
     return ordered
+
+
+def _outline(files, geometry: Geometry) -> dict | None:
+    """Width and height (mm) of the board from its outline layer, when it could be measured."""
+    box = geometry.outline_mm
+    if box is None:
+        return None
+    name = min((f for f in files if f.layer == "outline"), key=lambda f: f.how != "X2").name
+    return {"width": round(box[2] - box[0], 2), "height": round(box[3] - box[1], 2),
+            "file": name}
+
+
+def _drilled(geometry: Geometry, table: Table, parts: dict, report: dict,
+             problems: list[dict]) -> dict[str, int] | None:
+    """Parts with plated pin holes under them, or None when the drill file cannot tell."""
+    raw = positions(parts)
+    frame = fit_frame(raw, position_unit(table, parts), geometry) if geometry.holes else None
+    if frame is None:
+        why = (N_("there is no readable drill file") if not geometry.holes else
+               N_("the centroid has no X/Y positions") if not raw else
+               N_("the Gerber has no copper pads"))
+        problems.append(problem(
+            "THROUGH_HOLE_FROM_WORDS", "info",
+            Text(N_("Through-hole parts were told from the BOM's and centroid's words only: "
+                    "{why}."), why=Text(why)), file="gerber"))
+        return None
+    report["centroid_frame"] = frame
+    if frame["how"] == "fitted":
+        problems.append(problem(
+            "CENTROID_FRAME_FITTED", "info",
+            Text(N_("The centroid's positions were read as {unit} and moved by {dx} mm, {dy} mm "
+                    "to lie on the Gerber's pads."), unit=frame["unit"],
+                 dx=frame["offset_mm"][0], dy=frame["offset_mm"][1]), file="centroid"))
+    return drilled_parts(placed_mm(raw, frame), geometry)
