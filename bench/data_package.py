@@ -173,10 +173,8 @@ def main() -> None:
         "bare gerbonara parse": lambda: bare_parse(pkg["files"]),
         "check_package": lambda: check_package(pkg["gerber"], pkg["bom"], "bom.csv",
                                                pkg["centroid"], "cpl.csv"),
-        "picture top": lambda: board_picture(pkg["gerber"], pkg["centroid"], "cpl.csv", report,
-                                             "top"),
-        "picture bottom": lambda: board_picture(pkg["gerber"], pkg["centroid"], "cpl.csv",
-                                                report, "bottom"),
+        "picture top": lambda: board_picture(pkg["gerber"], report, "top"),
+        "picture bottom": lambda: board_picture(pkg["gerber"], report, "bottom"),
     }
     warnings.simplefilter("ignore")  # gerbonara warns per odd line; not what is measured here
     figures = {name: timed(fn, args.runs) for name, fn in steps.items()}

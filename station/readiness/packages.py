@@ -160,9 +160,7 @@ def _draw(session: Session, pkg: DataPackage, side: str) -> str | None:
         select(DataPackageFile).where(DataPackageFile.package_id == pkg.id))}
     if "gerber" not in kept:
         return None  # checked before the files were kept (migration 0009)
-    centroid = kept.get("centroid")
-    svg = board_picture(kept["gerber"].data, centroid.data if centroid else b"",
-                        centroid.name if centroid else "", pkg.report, side)
+    svg = board_picture(kept["gerber"].data, pkg.report, side)
     with _pictures_lock:
         _pictures[key] = svg
         while len(_pictures) > PICTURE_CACHE_SIZE:

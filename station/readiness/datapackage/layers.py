@@ -1,8 +1,10 @@
-"""Which file of the Gerber zip is which layer, the layers missing, and the board's outline size.
+"""Which file of the Gerber zip is which layer, and the layers missing.
 
 The zip is read within byte and file-count limits; a file's layer comes from its X2 attribute, else
 from the KiCad, Altium/Protel, Eagle and common CAM naming conventions (hand-written tables here).
-The file contents are read by gerber.py.
+gerbonara's own guess (gerbonara.layers) misses Altium's .GM outline and .TXT drill files and the
+Eagle CAM extensions, so the naming tables stay here. Formats are told by gerber.py; the geometry
+is read by gerbonara in geometry.py.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 
-from station.readiness.datapackage.gerber import X2_FUNCTION, gerber_bbox_mm, is_excellon, is_gerber
+from station.readiness.datapackage.gerber import X2_FUNCTION, is_excellon, is_gerber
 from station.readiness.datapackage.problems import listed, problem, size_text
 
 # Limits against zip bombs and oversized uploads (module constants: tests lower them).
@@ -21,7 +23,6 @@ MAX_ZIP_BYTES = 150 * 1024 * 1024  # the uploaded Gerber zip itself
 MAX_ZIP_MEMBERS = 300  # files looked at inside the zip
 MAX_MEMBER_BYTES = 40 * 1024 * 1024  # uncompressed bytes read from one member
 MAX_TOTAL_BYTES = 200 * 1024 * 1024  # uncompressed bytes read from the whole zip
-MAX_OUTLINE_BYTES = 4 * 1024 * 1024  # an outline layer larger than this is not measured
 HEAD_BYTES = 64 * 1024  # where X2 attributes and format headers are looked for
 
 REQUIRED_LAYERS = ("copper", "drill", "silkscreen", "soldermask")
@@ -333,18 +334,3 @@ def check_layers(blob: bytes, problems: list[dict]) -> tuple[list[_LayerFile], b
             f"Files whose layer could not be told: {listed(unknown)}.", names=unknown))
     return files, True
 
-
-def board_outline(files: list[_LayerFile]) -> dict | None:
-    """Width and height (mm) of the board from its outline layer, when it can be measured."""
-    outlines = sorted((f for f in files if f.layer == "outline"), key=lambda f: f.how != "X2")
-    for f in outlines:
-        if len(f.data) > MAX_OUTLINE_BYTES:
-            continue
-        try:
-            box = gerber_bbox_mm(f.data)
-        except (ValueError, OverflowError, ZeroDivisionError):
-            box = None
-        if box and box[2] > box[0] and box[3] > box[1]:
-            return {"width": round(box[2] - box[0], 2), "height": round(box[3] - box[1], 2),
-                    "file": f.name}
-    return None

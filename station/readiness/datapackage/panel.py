@@ -33,6 +33,7 @@ RAIL_PRESENT_MM = 5.0
 # mask opening at least 0.25 mm wider on every side; a pad's mask expansion is 0.05-0.1 mm.
 FIDUCIAL_MIN_MM, FIDUCIAL_MAX_MM, FIDUCIAL_RING_MIN_MM = 0.5, 3.0, 0.25
 CONCENTRIC_MM = 0.05  # centres the same CAD placed together
+NAMED_MM = 0.5  # a centroid's fiducial and its copper dot: the same place, as the files round it
 # A turned board whose fiducials land within 1 mm of where fiducials are expected is found by the
 # placer's fiducial search window and accepted; an offset larger than that is caught.
 SYMMETRY_MM = 1.0
@@ -76,20 +77,33 @@ def _near(ax: float, ay: float, bx: float, by: float, within: float) -> bool:
     return math.hypot(ax - bx, ay - by) <= within
 
 
-def _fiducials(geometry: Geometry) -> list[tuple[Pad, dict]]:
-    """Round copper dots without a hole inside a concentric, clearly wider mask opening."""
+def _fiducials(geometry: Geometry, named: list[tuple[float, float]] = ()
+               ) -> list[tuple[Pad, dict]]:
+    """Round copper dots without a hole inside a concentric, clearly wider mask opening, or at
+    a fiducial the centroid names (FID1...).
+
+    The clear ring is what the camera sees free of copper and mask around the dot: the solder
+    mask's opening, or the keep-out a copper pour leaves around it, whichever is wider. A pour's
+    keep-out alone does not make a dot a fiducial: the pour leaves one around round pads too.
+    """
     found = []
     for side, pads in geometry.copper.items():
         openings = [m for m in geometry.mask.get(side, ()) if m.shape == "circle"]
+        opened = len(openings)  # the mask's own; the pour's keep-outs follow
+        openings += [c for c in geometry.clearances.get(side, ())
+                     if abs(c.width_mm - c.height_mm) <= CONCENTRIC_MM]  # round keep-outs
         for pad in pads:
             size = pad.width_mm
             if pad.shape != "circle" or not FIDUCIAL_MIN_MM <= size <= FIDUCIAL_MAX_MM:
                 continue
             if any(_near(h.x_mm, h.y_mm, pad.x_mm, pad.y_mm, size / 2) for h in geometry.holes):
                 continue
+            mask = max((m.width_mm for m in openings[:opened]
+                        if _near(m.x_mm, m.y_mm, pad.x_mm, pad.y_mm, CONCENTRIC_MM)), default=0)
             clear = max((m.width_mm for m in openings
                          if _near(m.x_mm, m.y_mm, pad.x_mm, pad.y_mm, CONCENTRIC_MM)), default=0)
-            if clear >= size + 2 * FIDUCIAL_RING_MIN_MM:
+            if mask >= size + 2 * FIDUCIAL_RING_MIN_MM or \
+                    any(_near(x, y, pad.x_mm, pad.y_mm, NAMED_MM) for x, y in named):
                 found.append((pad, {"x_mm": round(pad.x_mm, 3), "y_mm": round(pad.y_mm, 3),
                                     "diameter_mm": round(size, 3), "clear_mm": round(clear, 3),
                                     "side": side}))
@@ -123,9 +137,13 @@ def _best(values: list[float], wanted: float) -> float:
     return min(values, key=lambda v: abs(v - wanted), default=0.0)
 
 
-def measure_panel(geometry: Geometry, parts: Iterable[Mapping]) -> tuple[dict, list[dict]]:
-    """The panel measured from the geometry (parts: the centroid's {"x_mm", "y_mm"}), judged."""
-    fiducials = _fiducials(geometry)
+def measure_panel(geometry: Geometry, parts: Iterable[Mapping],
+                  fiducial_refs: Iterable[str] = ()) -> tuple[dict, list[dict]]:
+    """The panel measured from the geometry (parts: the centroid's {"ref", "x_mm", "y_mm"};
+    fiducial_refs: the designators the centroid's fiducials have), judged."""
+    parts, refs = list(parts), set(fiducial_refs)
+    fiducials = _fiducials(geometry, [(p["x_mm"], p["y_mm"]) for p in parts
+                                      if p.get("ref") in refs])
     fiducial_pads = {id(pad) for pad, _ in fiducials}
     panel: dict = {"size_mm": None, "rails_mm": None, "tooling_holes": [],
                    "fiducials": [f for _, f in fiducials]}
@@ -182,7 +200,13 @@ def measure_panel(geometry: Geometry, parts: Iterable[Mapping]) -> tuple[dict, l
         values["fiducials_asymmetric"] = not any(
             _symmetric([frame.at(f["x_mm"], f["y_mm"]) for f in found if f["side"] == side],
                        frame.length, frame.across) for side in {f["side"] for f in found})
-    in_rails = spans and any(not low <= frame.at(f["x_mm"], f["y_mm"])[1] <= high for f in found)
+    rails = {"bottom": low, "top": frame.across - high}
+
+    def in_rail(v: float) -> bool:  # outside the boards' features, in a margin wide as a rail
+        return (v < low and rails["bottom"] >= RAIL_PRESENT_MM) or \
+            (v > high and rails["top"] >= RAIL_PRESENT_MM)
+
+    in_rails = spans and any(in_rail(frame.at(f["x_mm"], f["y_mm"])[1]) for f in found)
     panel["fiducials_in_rails"] = bool(in_rails)
     panel["values"] = values
     panel["kind"] = panel_kind(values, panel["fiducials_in_rails"])
@@ -190,10 +214,10 @@ def measure_panel(geometry: Geometry, parts: Iterable[Mapping]) -> tuple[dict, l
 
 
 def panel_kind(values: Mapping, fiducials_in_rails: bool = False) -> str:
-    """A panel made for the line (it has a rail, tooling holes or rail fiducials), or a board."""
-    rails = [values.get(k) for k in ("rails_top_mm", "rails_bottom_mm")]
-    if any(r is not None and r >= RAIL_PRESENT_MM for r in rails) or fiducials_in_rails \
-            or (values.get("tooling_hole_diameter_mm") or 0) > 0:
+    """A panel made for the line (it has tooling holes or fiducials in its rails), or a single
+    board."""
+    # Margins alone do not tell: a single board with no parts near its edges has wide ones.
+    if fiducials_in_rails or (values.get("tooling_hole_diameter_mm") or 0) > 0:
         return "panel"
     return "single_board"
 
@@ -217,7 +241,8 @@ def judge_panel(values: Mapping, kind: str) -> list[dict]:
         rail = values.get(key)
         if rail is None:
             continue
-        if rail < RAIL_PRESENT_MM:
+        # A single board's margins are no rails: it has none until the factory panelises it.
+        if rail < RAIL_PRESENT_MM or (kind != "panel" and rail < PANEL_RAIL_MM - tol):
             problems.append(_problem("NO_RAILS", bad, N_(
                 "No rail along the {edge}: {measured:g} mm between the edge and the nearest board "
                 "feature; the line needs {required:g} mm rails top and bottom."), key,
@@ -306,7 +331,10 @@ def apply_overrides(panel: Mapping | None, overrides: Mapping[str, Mapping]) -> 
     panel = panel or {}
     values = {**dict.fromkeys(VALUES), **(panel.get("values") or {})}
     values.update({key: o["entered"] for key, o in overrides.items()})
-    problems = judge_panel(values, panel_kind(values, bool(panel.get("fiducials_in_rails"))))
+    # An engineer who enters a rail's width says the panel has rails.
+    kind = "panel" if {"rails_top_mm", "rails_bottom_mm"} & set(overrides) else \
+        panel_kind(values, bool(panel.get("fiducials_in_rails")))
+    problems = judge_panel(values, kind)
     for p in problems:
         if p["field"] in overrides:
             p["overridden"] = True

@@ -1,14 +1,18 @@
 """Parts of the BOM and centroid: designators read and matched, SMT top / bottom / DIP split.
 
-Also the checks of each file alone and the BOM/centroid footprint comparison. Do-not-place,
-through-hole and not-a-part are told by hand-written rules over the columns, footprint and text.
+Also the checks of each file alone and the BOM/centroid footprint comparison (as a person reads
+them: case, separators and invisible characters aside). Do-not-place, not-a-part and the words'
+through-hole are hand-written rules over the columns, footprint and text (no library knows the
+EDA tools' words); with a drill file, throughhole.py's holes decide and the words confirm.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
+from station.errors import N_, Text
 from station.readiness.datapackage.problems import in_order, listed, problem
 from station.readiness.datapackage.tables import Table, cell_text, first_cell, norm_header
 
@@ -28,6 +32,8 @@ class _Part:
     dnp: bool = False
     side: str | None = None  # "top", "bottom" or "?" (centroid only)
     position_ok: bool = True
+    xy: tuple[float, float] | None = None  # as the centroid writes it (centroid only)
+    unit: str | None = None  # "mm", "mil" or "inch" when the cells say it
 
     def text(self) -> str:
         """Everything a heuristic may read about the part."""
@@ -161,6 +167,39 @@ _SIDES = {"top": "top", "t": "top", "toplayer": "top", "front": "top", "f": "top
           "back": "bottom", "bcu": "bottom", "2": "bottom", "bottomside": "bottom",
           "solder": "bottom", "solderside": "bottom", "底层": "bottom", "反面": "bottom"}
 _NUMBER = re.compile(r"^[-+]?(\d+([.,]\d*)?|[.,]\d+)(e[-+]?\d+)?\s*(mm|mils?|in|inch)?$", re.I)
+_UNIT_WORDS = {"mm": "mm", "mil": "mil", "mils": "mil", "in": "inch", "inch": "inch",
+               "inches": "inch", "thou": "mil"}
+_HEADER_UNIT = re.compile(r"(?<![a-z])(mm|mils?|thou|inch(?:es)?|in)(?![a-z])", re.I)
+
+
+def _position(row: list[str], roles: dict[str, list[int]]) -> tuple[tuple | None, str | None]:
+    """The row's X/Y as numbers in the file's unit, and the unit its cells name."""
+    values, unit = [], None
+    for axis in ("x", "y"):
+        cell = first_cell(row, roles, axis)
+        m = _NUMBER.match(cell)
+        if not m:
+            return None, None
+        number = cell[: m.start(4)] if m.group(4) else cell
+        values.append(float(number.strip().replace(",", ".")))
+        unit = _UNIT_WORDS.get((m.group(4) or "").lower(), unit)
+    return (values[0], values[1]), unit
+
+
+def position_unit(table: Table, parts: dict[str, _Part]) -> str | None:
+    """The unit of the centroid's X/Y: named in a cell, else in the X column's header."""
+    named = {p.unit for p in parts.values() if p.unit}
+    if len(named) == 1:
+        return named.pop()
+    index = table.roles.get("x", [None])[0]
+    header = str(table.header[index]) if index is not None and index < len(table.header) else ""
+    m = _HEADER_UNIT.search(header.replace("_", " "))
+    return _UNIT_WORDS[m.group(1).lower()] if m else None
+
+
+def positions(parts: dict[str, _Part]) -> dict[str, tuple[float, float]]:
+    """The centroid's X/Y of each designator that has them, as written."""
+    return {key: p.xy for key, p in parts.items() if p.xy is not None}
 
 
 def read_centroid(table: Table, name: str) -> tuple[dict[str, _Part], list[str], str | None]:
@@ -187,9 +226,10 @@ def read_centroid(table: Table, name: str) -> tuple[dict[str, _Part], list[str],
             side = file_side or "top"
         ok = all(_NUMBER.match(first_cell(row, roles, axis)) for axis in ("x", "y")
                  if axis in roles)
+        xy, unit = _position(row, roles) if "x" in roles and "y" in roles else (None, None)
         part = _Part(designator, number, value, first_cell(row, roles, "footprint"),
                      first_cell(row, roles, "description"), mount,
-                     mount_dnp or _row_dnp(row, roles, value), side, ok)
+                     mount_dnp or _row_dnp(row, roles, value), side, ok, xy, unit)
         key = designator.upper()
         if key in parts:
             duplicates.append(designator)
@@ -272,10 +312,11 @@ def _not_a_part(name: str, text: str) -> str | None:
 # Through-hole heuristic, in order: an explicit mount column (smd/smt/tht/th/1/2); then an SMD
 # word (SMD, SMT, surface mount) in the footprint; a THT word (THT, PTH, "TH", through hole,
 # DIP-n, TO-92/220, Axial, Radial, KiCad PinHeader_/PinSocket_) in the footprint; the same words
-# in value/description; a connector/header of 2.54 mm pitch; otherwise SMT.
+# in value/description; a connector/header of 2.54 mm pitch; otherwise SMT. With a drill file these
+# words only confirm or contradict what the holes say (throughhole.py).
 _SMD_WORD = re.compile(r"(?<![a-z])(smd|smt|surface[\s_-]?mount)(?![a-z])", re.I)
 _THT_WORD = re.compile(
-    r"(?<![a-z])(tht|pth|through[\s_-]?hole|thru[\s_-]?hole|p?dip[\s_-]?\d*|to[\s_-]?"
+    r"(?<![a-z])(tht|pth|hdr|through[\s_-]?hole|thru[\s_-]?hole|p?dip[\s_-]?\d*|to[\s_-]?"
     r"(?:92|220|247|126|3p)|axial|radial)(?![a-z])|pin_?header|pin_?socket", re.I)
 _TH_ALONE = re.compile(r"(?<![A-Za-z0-9])TH(?![A-Za-z0-9])")
 _HEADER_254 = re.compile(r"(conn|header|hdr|socket|terminal)", re.I)
@@ -295,24 +336,29 @@ def _tht_by_text(footprint: str, other: str) -> tuple[bool, bool]:
     return False, False
 
 
-def _is_tht(*parts: _Part | None) -> tuple[bool, str]:
-    """Whether a part is through-hole, and how that was decided ('column' or 'text')."""
+def _is_tht(*parts: _Part | None) -> tuple[bool, str, bool]:
+    """Whether the words call a part through-hole, how ('column' or 'text'), and whether they
+    say it at all (an SMD or THT word) rather than default to SMT."""
     known = [p for p in parts if p is not None]
     for p in known:
         if p.mount:
-            return p.mount == "tht", "column"
+            return p.mount == "tht", "column", True
     footprint = " ".join(p.footprint for p in known)
     other = " ".join(f"{p.value} {p.description}" for p in known)
-    tht, _ = _tht_by_text(footprint, other)
-    return tht, "text"
+    tht, decided = _tht_by_text(footprint, other)
+    return tht, "text", decided
 
 
 def match_parts(bom: _Bom | None, centroid: dict[str, _Part] | None, report: dict,
-                problems: list[dict]) -> None:
-    """Match designators, split SMT top / bottom / DIP, and add the consistency problems."""
+                problems: list[dict], drilled: dict[str, int] | None = None) -> None:
+    """Match designators, split SMT top / bottom / DIP, and add the consistency problems.
+
+    `drilled` holds the parts with plated pin holes under them (upper-case designator -> holes)
+    when the drill file and the centroid's positions could tell; without it the words decide."""
     placement = {"smt_top": [], "smt_bottom": [], "dip": []}
     dnp, not_parts, bom_only, centroid_only, dip_unplaced = [], {}, [], [], []
-    unknown_side, guessed_tht = [], []
+    unknown_side, guessed_tht, dip_sides = [], [], {}
+    drilled_not_said, said_not_drilled = [], []
     bom_parts = bom.parts if bom else {}
     cen_parts = centroid or {}
     for key in in_order(list(bom_parts) + list(cen_parts)):
@@ -327,9 +373,10 @@ def match_parts(bom: _Bom | None, centroid: dict[str, _Part] | None, report: dic
             dnp.append(name)
             continue
         if c is None:  # in the BOM only: DIP when the BOM says so, else it cannot be placed
-            tht, how = _is_tht(b)
+            tht, how, _ = _is_tht(b)
             if tht:
                 placement["dip"].append(name)
+                dip_sides[name] = None
                 guessed_tht += [name] if how == "text" else []
                 dip_unplaced += [name] if centroid is not None else []
             elif centroid is not None:
@@ -338,9 +385,18 @@ def match_parts(bom: _Bom | None, centroid: dict[str, _Part] | None, report: dic
         if b is None and bom is not None:
             centroid_only.append(name)
             continue
-        tht, how = _is_tht(c, b)
+        tht, how, decided = _is_tht(c, b)
+        if drilled is not None and c.xy is not None:
+            # The holes outweigh footprint and description words; a mount-type column is the
+            # CAD's own attribute, which knows a plastic peg's plated hole from a lead's.
+            holes = key in drilled
+            if decided and tht != holes:
+                (drilled_not_said if holes else said_not_drilled).append(name)
+            if how != "column":
+                tht, how = holes, "drill"
         if tht:
             placement["dip"].append(name)
+            dip_sides[name] = c.side if c.side in ("top", "bottom") else None
             if how == "text":
                 guessed_tht.append(name)
         elif c.side == "bottom":
@@ -350,6 +406,10 @@ def match_parts(bom: _Bom | None, centroid: dict[str, _Part] | None, report: dic
             if c.side == "?":
                 unknown_side.append(name)
     report["parts"] = {k: len(v) for k, v in placement.items()}
+    report["parts"]["dip_top"] = sum(1 for side in dip_sides.values() if side == "top")
+    report["parts"]["dip_bottom"] = sum(1 for side in dip_sides.values() if side == "bottom")
+    report["dip_parts"] = [{"ref": name, "side": dip_sides[name]}
+                           for name in in_order(placement["dip"])]
     report["placement"] = {k: in_order(v) for k, v in placement.items()}
     report["designators"] = {
         "bom": len(bom_parts), "centroid": len(cen_parts),
@@ -392,7 +452,27 @@ def match_parts(bom: _Bom | None, centroid: dict[str, _Part] | None, report: dic
             f"No mount-type column for {listed(in_order(guessed_tht))}: through-hole was told "
             "from the footprint and description; check the DIP list.",
             designators=in_order(guessed_tht)))
+    if drilled_not_said or said_not_drilled:
+        _contradiction(in_order(drilled_not_said), in_order(said_not_drilled), problems)
     _line_checks(bom, cen_parts, problems)
+
+
+def _contradiction(drilled: list[str], said: list[str], problems: list[dict]) -> None:
+    """The info problem when the drill file and the BOM's or centroid's words disagree."""
+    sentences = []
+    if drilled:
+        sentences.append(Text(N_("Plated holes under the pads of {parts}, whose mount type, "
+                                 "footprint or description says surface-mount."),
+                              parts=listed(drilled)))
+    if said:
+        sentences.append(Text(N_("No plated holes under {parts}, which are called "
+                                 "through-hole."), parts=listed(said)))
+    message = Text(N_("The drill file and the part words disagree; a mount-type column decides, "
+                      "else the holes do: check the DIP list. {sentences}"),
+                   sentences=sentences)
+    problems.append(problem("MOUNT_TYPE_CONTRADICTED", "info", message,
+                            designators=in_order(drilled + said), drilled=drilled,
+                            not_drilled=said))
 
 
 def _line_checks(bom: _Bom | None, centroid: dict[str, _Part], problems: list[dict]) -> None:
@@ -416,14 +496,29 @@ def _line_checks(bom: _Bom | None, centroid: dict[str, _Part], problems: list[di
             "MIXED_BOM_LINE", "warning",
             f"One BOM line holds parts the centroid calls different things ({said}).",
             groups=groups))
-    differ = []
+    differ, pairs = [], []
     for key, b in bom.parts.items():
         c = centroid.get(key)
-        if c and b.footprint and c.footprint:
-            fb, fc = (f.split(":")[-1].strip().lower() for f in (b.footprint, c.footprint))
-            if fb != fc:
-                differ.append(f"{b.name} ({b.footprint} / {c.footprint})")
+        if (c and b.footprint and c.footprint
+                and footprint_key(b.footprint) != footprint_key(c.footprint)):
+            differ.append(f"{b.name} ({b.footprint} / {c.footprint})")
+            pairs.append({"ref": b.name, "bom": b.footprint, "centroid": c.footprint})
     if differ:
         problems.append(problem(
             "FOOTPRINT_MISMATCH", "warning",
-            f"BOM and centroid footprints differ: {listed(differ)}.", designators=differ))
+            Text(N_("BOM and centroid footprints differ: {parts}."), parts=listed(differ)),
+            designators=differ, footprints=pairs))
+
+
+_INVISIBLE = {"Cf", "Cc", "Zl", "Zp"}  # U+200B/E/F, U+FEFF, soft hyphen, controls
+_SEPARATORS = re.compile(r"[\s_\-\u2010-\u2015]+")
+
+
+def footprint_key(text: str) -> str:
+    """A footprint as a person compares it: the library prefix ('Lib:'), case, spaces,
+    underscores, dashes, a dot at either end and invisible characters do not count; digits,
+    letters and inner dots (0.5 mm against 05) do."""
+    text = unicodedata.normalize("NFKC", text)  # NBSP and full-width forms to plain ones
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in _INVISIBLE)
+    text = text.split(":")[-1].casefold()
+    return _SEPARATORS.sub("", text).strip(".")

@@ -24,7 +24,6 @@ from gerbonara import ExcellonFile, GerberFile, LayerStack
 from gerbonara.utils import MM
 
 from station.readiness.datapackage.layers import check_layers
-from station.readiness.datapackage.tables import read_table
 
 PICTURE_VERSION = 1  # part of the cache key: a new drawing is not served from an old cache
 SIDES = ("top", "bottom")
@@ -97,80 +96,14 @@ def board_stack(files, side: str) -> tuple[LayerStack, list[str]]:
     return LayerStack(layers, drill_layers=drills, board_name="board"), unread
 
 
-def _unit_scale(header: str, head: str, name: str) -> float:
-    """Millimetres per unit of the centroid's X/Y: the column header, else the file's own words."""
-    low = header.lower()
-    for word, scale in (("mil", 0.0254), ("inch", 25.4), ("(in)", 25.4), ("mm", 1.0)):
-        if word in low:
-            return scale
-    head = head.lower()
-    if re.search(r"units? used:\s*mils?|unit\s*=\s*mils?|in mils", head):
-        return 0.0254
-    if re.search(r"units? used:\s*inch|unit\s*=\s*inch|in inches", head):
-        return 25.4
-    if name.lower().endswith(".xyrs"):
-        return 0.0254  # MacroFab XYRS: mils by the format's definition
-    return 1.0
-
-
-def _mm(cell: str, scale: float) -> float | None:
-    """A centroid coordinate in mm ('12.5', '12,5', '400mil', '0.5in')."""
-    m = _NUMBER.match(cell or "")
-    if not m:
-        return None
-    unit = _UNIT_MM.get(m.group(2).lower(), 0.0)
-    if unit == 0.0:
-        return None
-    return float(m.group(1).replace(",", ".")) * (unit or scale)
-
-
-def centroid_positions(centroid: bytes, name: str) -> dict[str, tuple[float, float]]:
-    """Each designator's centroid X/Y in mm (upper-case designator as the key)."""
-    table = read_table(centroid, name or "", "centroid", [])
-    if table is None or "x" not in table.roles or "y" not in table.roles:
-        return {}
-    ix, iy, ids = table.roles["x"][0], table.roles["y"][0], table.roles["designator"][0]
-    head = centroid[:4096].decode("utf-8", "replace")
-    sx = _unit_scale(table.header[ix] if ix < len(table.header) else "", head, name or "")
-    sy = _unit_scale(table.header[iy] if iy < len(table.header) else "", head, name or "")
-    out = {}
-    for row in table.rows:
-        ref = str(row[ids]).strip().strip("\"'") if ids < len(row) and row[ids] else ""
-        x = _mm(str(row[ix]), sx) if ix < len(row) and row[ix] is not None else None
-        y = _mm(str(row[iy]), sy) if iy < len(row) and row[iy] is not None else None
-        if ref and x is not None and y is not None:
-            out.setdefault(ref.upper(), (x, y))
-    return out
-
-
-def _part_sides(report: dict, centroid_side: dict[str, str]) -> list[tuple[str, str, str]]:
+def _part_sides(report: dict) -> list[tuple[str, str, str]]:
     """(designator, kind smt|dip, side) of every placed part the report counted."""
     placement = report.get("placement") or {}
     parts = [(r, "smt", "top") for r in placement.get("smt_top", [])]
     parts += [(r, "smt", "bottom") for r in placement.get("smt_bottom", [])]
-    dip_parts = report.get("dip_parts")
-    if isinstance(dip_parts, list):
-        parts += [(str(d.get("ref")), "dip", d.get("side") or "top")
-                  for d in dip_parts if isinstance(d, dict) and d.get("ref")]
-    else:
-        parts += [(r, "dip", centroid_side.get(r.upper(), "top"))
-                  for r in placement.get("dip", [])]
+    parts += [(str(d.get("ref")), "dip", d.get("side") or "top")
+              for d in report.get("dip_parts") or [] if isinstance(d, dict) and d.get("ref")]
     return parts
-
-
-def _centroid_sides(centroid: bytes, name: str) -> dict[str, str]:
-    """The centroid's side of each designator (for the DIP parts of a report without dip_parts)."""
-    table = read_table(centroid, name or "", "centroid", [])
-    if table is None or "side" not in table.roles or "designator" not in table.roles:
-        return {}
-    ids, iside = table.roles["designator"][0], table.roles["side"][0]
-    out = {}
-    for row in table.rows:
-        if ids < len(row) and iside < len(row) and row[ids]:
-            side = str(row[iside]).strip().lower()
-            out[str(row[ids]).strip().upper()] = (
-                "bottom" if side.startswith(("b", "底", "反")) else "top")
-    return out
 
 
 def _sanitise(element: ET.Element, prefix: str) -> None:
@@ -213,22 +146,6 @@ def _marked(parent: ET.Element, kind: str, title: str, **data) -> ET.Element:
     return group
 
 
-def frame_shift(positions: dict, bounds) -> tuple[float, float]:
-    """Where the centroid's origin sits in the Gerber frame: (0, 0), or the outline's corner.
-
-    CAD tools write Gerber in their own absolute frame; most write the centroid in the same one,
-    but Eagle's and MacroFab's XYRS measure from the board's lower-left corner. The frame that
-    puts more centroids inside the outline is taken.
-    """
-    (min_x, min_y), (max_x, max_y) = bounds
-
-    def inside(dx: float, dy: float) -> int:
-        return sum(min_x <= x + dx <= max_x and min_y <= y + dy <= max_y
-                   for x, y in positions.values())
-
-    return (min_x, min_y) if inside(min_x, min_y) > inside(0.0, 0.0) else (0.0, 0.0)
-
-
 def _rails(parent: ET.Element, panel: dict, bounds) -> None:
     """The rails top and bottom shaded, their width measured from the outline's edge."""
     (min_x, min_y), (max_x, max_y) = bounds
@@ -265,12 +182,12 @@ def _panel_marks(parent: ET.Element, side: str, panel: dict) -> None:
                     stroke=COLOURS["fiducial"], **{"stroke-width": "0.3"})
 
 
-def _part_marks(parent: ET.Element, side: str, report: dict, positions: dict,
-                sides: dict) -> None:
+def _part_marks(parent: ET.Element, side: str, report: dict) -> None:
     """Each part's centroid: SMT parts on their side; through-hole parts on both (leads far)."""
     marks = ET.SubElement(parent, _q("g"), {"class": "parts"})
-    for ref, kind, part_side in _part_sides(report, sides):
-        at = positions.get(ref.upper())
+    positions = report.get("positions_mm") or {}
+    for ref, kind, part_side in _part_sides(report):
+        at = positions.get(ref)
         if at is None or (part_side != side and kind == "smt"):
             continue
         far = part_side != side  # a through-hole part's leads, seen from the other side
@@ -294,9 +211,12 @@ def problem_designators(found: dict) -> list[str]:
     return list(dict.fromkeys(refs))
 
 
-def board_picture(gerber_zip: bytes, centroid: bytes, centroid_name: str, report: dict,
-                  side: str) -> str:
-    """One side of the board as SVG text, safe to inline: layers, parts, fiducials, rails."""
+def board_picture(gerber_zip: bytes, report: dict, side: str) -> str:
+    """One side of the board as SVG text, safe to inline: layers, parts, fiducials, rails.
+
+    Every position comes from the report, in the Gerber's frame: the parts' as the report
+    placed them on the pads (positions_mm), the panel's as measured.
+    """
     if side not in SIDES:
         raise ValueError(f"side must be top or bottom, not {side!r}")
     files, _ = check_layers(gerber_zip or b"", [])
@@ -317,12 +237,8 @@ def board_picture(gerber_zip: bytes, centroid: bytes, centroid_name: str, report
     report = report or {}
     panel = report.get("panel") if isinstance(report.get("panel"), dict) else {}
     _rails(layer, panel, bounds)
-    positions = centroid_positions(centroid, centroid_name) if centroid else {}
-    sides = _centroid_sides(centroid, centroid_name) if centroid else {}
-    dx, dy = frame_shift(positions, bounds)
-    shifted = ET.SubElement(layer, _q("g"), transform=f"translate({dx:.4f} {dy:.4f})")
-    _panel_marks(shifted, side, panel)
-    _part_marks(shifted, side, report, positions, sides)
+    _panel_marks(layer, side, panel)
+    _part_marks(layer, side, report)
     root.set("class", f"board-picture {side}")
     root.set("data-side", side)
     if unread:

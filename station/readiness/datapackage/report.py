@@ -1,24 +1,33 @@
 """The data-package report: the Gerber zip, BOM and centroid checked together into one answer.
 
-Pure functions over bytes: no Flask, no database, no dependency beyond the standard library. Bad
-input never raises: every defect becomes a problem ``{"code", "message", "severity", ...}``.
+Pure functions over bytes: no Flask, no database; gerbonara reads the geometry, openpyxl the XLSX
+tables. Bad input never raises: every defect becomes a problem ``{"code", "message", "severity",
+...}``.
 """
 
 from __future__ import annotations
 
-from station.readiness.datapackage.geometry import read_geometry
-from station.readiness.datapackage.layers import REQUIRED_LAYERS, board_outline, check_layers
+from station.errors import N_, Text
+from station.readiness.datapackage.geometry import Geometry, read_geometry
+from station.readiness.datapackage.layers import REQUIRED_LAYERS, check_layers
 from station.readiness.datapackage.panel import measure_panel
 from station.readiness.datapackage.parts import (
     bom_checks,
     centroid_checks,
     match_parts,
+    position_unit,
+    positions,
     read_bom,
     read_centroid,
 )
-from station.readiness.datapackage.positions import part_points
 from station.readiness.datapackage.problems import in_order, problem
-from station.readiness.datapackage.tables import columns, read_table
+from station.readiness.datapackage.tables import Table, columns, read_table
+from station.readiness.datapackage.throughhole import (
+    UNITS_MM,
+    drilled_parts,
+    fit_frame,
+    placed_mm,
+)
 
 _SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
@@ -32,7 +41,7 @@ def check_package(gerber_zip: bytes, bom: bytes, bom_name: str, centroid: bytes,
         return {
             "complete": False, "ready": False,
             "layers": {layer: [] for layer in REQUIRED_LAYERS},
-            "parts": {"smt_top": 0, "smt_bottom": 0, "dip": 0},
+            "parts": {"smt_top": 0, "smt_bottom": 0, "dip": 0, "dip_top": 0, "dip_bottom": 0},
             "problems": [problem(
                 "CHECK_FAILED", "error",
                 f"The data package could not be checked ({type(exc).__name__}: {exc}).")],
@@ -58,7 +67,9 @@ def _check(gerber_zip: bytes, bom: bytes, bom_name: str, centroid: bytes,
         | ({"function": f.function} if f.function else {})
         for f in files
     ]
-    outline = board_outline(files)
+    geometry, geometry_problems = read_geometry(files)
+    problems.extend(geometry_problems)
+    outline = _outline(files, geometry)
     if outline:
         report["board_outline_mm"] = outline
 
@@ -83,8 +94,15 @@ def _check(gerber_zip: bytes, bom: bytes, bom_name: str, centroid: bytes,
             centroid_checks(cen_table, cen_parts, cen_dupes, file_side, problems)
     if bom_data:
         bom_checks(bom_data, problems)
-    match_parts(bom_data, cen_parts, report, problems)
-    _panel(files, cen_table, centroid, centroid_name, report, problems)
+    placed = _placed(geometry, cen_table, cen_parts, report, problems) if cen_parts else None
+    drilled = drilled_parts(placed, geometry) if placed is not None else None
+    match_parts(bom_data, cen_parts, report, problems, drilled)
+    if placed is None and cen_parts:  # not fitted to the pads: as written, in its own unit
+        scale = UNITS_MM[position_unit(cen_table, cen_parts) or "mm"]
+        placed = {k: (x * scale, y * scale) for k, (x, y) in positions(cen_parts).items()}
+    if placed:  # where the board picture marks each part
+        report["positions_mm"] = {k: [round(x, 3), round(y, 3)] for k, (x, y) in placed.items()}
+    _panel(geometry, placed or {}, report, problems)
 
     four = all(layers[layer] for layer in REQUIRED_LAYERS)
     complete = zip_ok and four and bom_data is not None and cen_parts is not None
@@ -100,15 +118,45 @@ def _check(gerber_zip: bytes, bom: bytes, bom_name: str, centroid: bytes,
     return ordered
 
 
-def _panel(files, cen_table, centroid: bytes, centroid_name: str, report: dict,
+def _outline(files, geometry: Geometry) -> dict | None:
+    """Width and height (mm) of the board from its outline layer, when it could be measured."""
+    box = geometry.outline_mm
+    if box is None:
+        return None
+    name = min((f for f in files if f.layer == "outline"), key=lambda f: f.how != "X2").name
+    return {"width": round(box[2] - box[0], 2), "height": round(box[3] - box[1], 2),
+            "file": name}
+
+
+def _placed(geometry: Geometry, table: Table, parts: dict, report: dict,
+            problems: list[dict]) -> dict[str, tuple[float, float]] | None:
+    """The parts' positions on the Gerber (mm), or None when the drill file and pads cannot
+    tell where they are (then the words alone tell through-hole parts)."""
+    raw = positions(parts)
+    frame = fit_frame(raw, position_unit(table, parts), geometry) if geometry.holes else None
+    if frame is None:
+        why = (N_("there is no readable drill file") if not geometry.holes else
+               N_("the centroid has no X/Y positions") if not raw else
+               N_("the Gerber has no copper pads"))
+        problems.append(problem(
+            "THROUGH_HOLE_FROM_WORDS", "info",
+            Text(N_("Through-hole parts were told from the BOM's and centroid's words only: "
+                    "{why}."), why=Text(why)), file="gerber"))
+        return None
+    report["centroid_frame"] = frame
+    if frame["how"] == "fitted":
+        problems.append(problem(
+            "CENTROID_FRAME_FITTED", "info",
+            Text(N_("The centroid's positions were read as {unit} and moved by {dx} mm, {dy} mm "
+                    "to lie on the Gerber's pads."), unit=frame["unit"],
+                 dx=frame["offset_mm"][0], dy=frame["offset_mm"][1]), file="centroid"))
+    return placed_mm(raw, frame)
+
+
+def _panel(geometry: Geometry, placed: dict[str, tuple[float, float]], report: dict,
            problems: list[dict]) -> None:
-    """The panel measured from the geometry and the centroid's positions, when it can be read."""
-    try:
-        geometry, found = read_geometry(files)
-    except NotImplementedError:
-        return  # this branch's placeholder geometry: no panel in the report
+    """The panel measured from the files: outline, drill hits, pads, and the parts placed."""
+    parts = [{"ref": ref, "x_mm": x, "y_mm": y} for ref, (x, y) in placed.items()]
+    named = report.get("designators", {}).get("not_parts", {}).get("fiducial", [])
+    report["panel"], found = measure_panel(geometry, parts, named)
     problems.extend(found)
-    head = (centroid or b"")[:4096].decode("latin-1") if isinstance(centroid, bytes) else ""
-    parts = part_points(cen_table, head, centroid_name or "") if cen_table else []
-    report["panel"], panel_problems = measure_panel(geometry, parts)
-    problems.extend(panel_problems)
