@@ -40,7 +40,9 @@ def english_in(page: Page, selector: str = "main") -> list[str]:
 def test_a_chinese_operator_sees_readiness_and_shipment_in_chinese(page: Page, station):
     page.set_default_timeout(5000)
     page.goto(f"{station}/orders/WO-1002/readiness")
+    expect(page.locator("#badge")).to_be_focused()  # keystrokes before focus would be lost
     scanner_types(page, OP2_BADGE, "Tab")
+    expect(page.locator("#pin")).to_be_focused()
     scanner_types(page, OP2_PIN)
     expect(page).to_have_url(f"{station}/orders/WO-1002/readiness")
     expect(page.locator(".verdict-line")).to_have_attribute("data-ready", "false")
