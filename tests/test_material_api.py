@@ -37,6 +37,7 @@ def through_spi(api, serial):
 
 
 def test_a_setup_is_created_by_admin_only_and_refused_naming_designators(api):
+    assert api.get("/api/v1/products/PCB/A/feeder-setups/PLACE").status_code == 404
     assert api.post("/api/v1/feeder-setups", SETUP).status_code == 403
     r = api.post("/api/v1/feeder-setups", SETUP, role="admin")
     assert r.status_code == 201 and r.get_json()["slots"] == 2 and r.get_json()["id"]

@@ -5,7 +5,7 @@ import re
 from flask import Blueprint, Response, jsonify, request
 
 from station.db import get_session
-from station.errors import N_, InvalidInput
+from station.errors import N_, NotFound, Text
 from station.masterdata import find_product
 from station.material import feeders, reels, setups, trace
 from station.material.floorlife import floor_left_h
@@ -47,8 +47,7 @@ def get_setup(user, code, revision, step):
                        slots=setups.draft_from_package(session, code, revision, step))
     setup = setups.find_setup(session, find_product(session, code, revision).id, step)
     if setup is None:
-        raise InvalidInput(N_("{product} rev {revision} has no feeder setup for {step}"),
-                           product=code, revision=revision, step=step)
+        raise NotFound(what=Text(N_("feeder setup")), key=f"{code}/{revision}/{step}")
     return jsonify(setups.setup_view(session, setup))
 
 
