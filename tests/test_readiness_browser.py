@@ -82,7 +82,7 @@ def test_the_order_turns_green_item_by_item_and_its_first_board_goes(page: Page,
     expect(page.locator("#pin")).to_be_focused()
     scanner_types(page, PIN)
     expect(page).to_have_url(f"{url}/orders/WO-1/readiness")
-    expect(page.locator(".ready-tile")).to_have_count(4)
+    expect(page.locator(".ready-tile")).to_have_count(5)
     expect_green(page)
     expect(page.locator(".verdict-line")).to_have_attribute("data-ready", "false")
     expect(page.locator("#code")).to_be_focused()
