@@ -7,6 +7,7 @@ from station.routes import (
     auth,
     boards,
     fct,
+    feeder_setups,
     labels,
     line,
     masterdata,
@@ -20,7 +21,7 @@ from station.routes import (
 
 # One blueprint module per floor concept: `bp` for its pages, `api` for its /api/v1 part.
 MODULES = (api, auth, scans, boards, orders, masterdata, profiles, readiness, fct, labels,
-           shipping, line)
+           shipping, line, feeder_setups)
 
 
 def init_app(app) -> None:
