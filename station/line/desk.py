@@ -116,7 +116,7 @@ def take_scan(session: Session, station_id: str, raw, user: User | None, *,
         if is_placement(station):
             if user is None:
                 raise NotSignedIn()
-            loaded = placement_scan(session, station, scan, user, loading)
+            loaded = placement_scan(session, station, scan, user, loading, labels)
             if loaded is not None:
                 return Taken({**loaded, "via": via})
         if scan.kind in KINDS:

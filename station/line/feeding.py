@@ -9,7 +9,7 @@ else. The rules of loading are station.material.feeders'; this only tells the sc
 from sqlmodel import Session, select
 
 from station.errors import N_, StationError
-from station.line.codes import Scan
+from station.line.codes import LabelRules, Scan
 from station.line.loading import Loading
 from station.masterdata import find_order
 from station.material import feeders, reels, setups
@@ -65,7 +65,7 @@ def grid(session: Session, station: Station, loading: Loading) -> dict:
 
 
 def placement_scan(session: Session, station: Station, scan: Scan, user: User,
-                   loading: Loading) -> dict | None:
+                   loading: Loading, labels: LabelRules | None = None) -> dict | None:
     """A scan at a placement station as a work order, a reel or a slot (the result), or None
     for a board, which the scan rule takes."""
     if scan.kind == "order":
@@ -80,7 +80,7 @@ def placement_scan(session: Session, station: Station, scan: Scan, user: User,
         return None
     armed = loading.armed(station.id)
     if armed is not None:
-        return _load(session, station, scan, user, loading, armed)
+        return _load(session, station, scan, user, loading, armed, labels)
     if _reel_like(session, scan):
         raise ScanSlotFirst(reel=_reel_id(scan) or scan.code)
     number = current_order(session, station.id, loading)
@@ -98,13 +98,13 @@ def placement_scan(session: Session, station: Station, scan: Scan, user: User,
 
 
 def _load(session: Session, station: Station, scan: Scan, user: User, loading: Loading,
-          armed) -> dict:
+          armed, labels: LabelRules | None) -> dict:
     """The reel scanned for the armed slot, registered first when its label is new; loaded."""
     loading.disarm(station.id)  # one reel per slot scan, refused or not
     reel = _reel_id(scan)
     if reel is None or session.get(Reel, reel) is None:
         if scan.format != "plain":
-            reel = reels.register_reel(session, user, label=scan.raw).id
+            reel = reels.register_reel(session, user, label=scan.raw, rules=labels).id
         else:
             reel = scan.code
     loaded = feeders.load(session, user, station.id, armed.order, armed.slot, reel)
