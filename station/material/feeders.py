@@ -206,14 +206,14 @@ def load(session: Session, by: User, station_id, order_number, slot, reel_id) ->
     if current is not None and current.reel_id == reel.id and current.verdict in GOOD \
             and _refusal(s, reel, now) is None:
         return _answer(s, reel, current.verdict, False)  # scanned again: nothing changes
+    if (error := _refusal(s, reel, now)) is not None:
+        _refuse(session, by, p, s, reel.id, error, mark=True)
     elsewhere = session.exec(select(FeederLoad).where(
         FeederLoad.reel_id == reel.id, col(FeederLoad.unloaded_at).is_(None),
         col(FeederLoad.verdict).in_(GOOD))).first()
     if elsewhere is not None and (elsewhere.station_id, elsewhere.slot) != (p.station.id, s.slot):
         _refuse(session, by, p, s, reel.id, ReelInUse(reel=reel.id, slot=elsewhere.slot,
                                                       station=elsewhere.station_id), mark=False)
-    if (error := _refusal(s, reel, now)) is not None:
-        _refuse(session, by, p, s, reel.id, error, mark=True)
     verdict = "PASS" if reel.part == s.part else "ALTERNATE"
     previous = current.reel_id if current is not None and current.verdict in GOOD else None
     if current is not None:

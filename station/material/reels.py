@@ -1,12 +1,13 @@
 """Reels: registered from their label (ECIA / ISO 15434 or GS1) or typed, baked, dry-stored."""
 
 import re
+from dataclasses import replace
 
 from sqlmodel import Session
 
 from station import events, people
 from station.errors import N_, Conflict, InvalidCode, InvalidInput, NotFound, Text
-from station.line.codes import BadCode, LabelRules, check_plain, understand
+from station.line.codes import BadCode, Label, LabelRules, check_plain, understand
 from station.material.floorlife import FLOOR_LIFE_H, used_s
 from station.models import Reel, User, utcnow
 
@@ -17,13 +18,20 @@ LABEL_FIELDS = {"id": ("S", "3S", "21"), "part": ("P", "1P", "240"),
                 "quantity": ("Q", "30", "37"), "lot": ("1T", "10"), "date_code": ("10D", "9D")}
 
 
+# A reel label is known by its reel id, whatever else it carries (read before the lot label).
+REEL_LABELS = (Label("reel", "S", "iso15434", ("S",), ("*",)),
+               Label("reel", "3S", "iso15434", ("3S",), ("*",)),
+               Label("reel", "21", "gs1", ("21",), ("*",)))
+
+
 def _first(fields: dict, names) -> str | None:
     return next((fields[n] for n in names if fields.get(n)), None)
 
 
 def read_label(label, rules: LabelRules | None = None) -> dict:
     """The reel's fields read from its scanned label, or INVALID_CODE saying why not."""
-    scan = understand(label, rules)
+    rules = rules or LabelRules()
+    scan = understand(label, replace(rules, labels=REEL_LABELS + rules.labels))
     if scan.errors:
         raise InvalidCode(reason="; ".join(scan.errors))
     got = {k: _first(scan.fields, names) for k, names in LABEL_FIELDS.items()}
