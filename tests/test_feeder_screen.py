@@ -205,3 +205,30 @@ def test_a_setup_from_csv_is_saved(app, line):
     assert r.status_code == 302
     page = client.get(r.headers["Location"]).get_data(as_text=True)
     assert 'data-slot="A1"' in page and 'data-slot="A2"' in page
+
+
+def test_slot_then_the_unload_label_frees_the_slot(screen, session):
+    for code in ("WO-1", "F01", "RL-10K-1", "F01"):
+        scan(screen, code)
+    html = scan(screen, "UNLOAD")
+    assert outcome(html) == "info" and "F01 unloaded" in html and "RL-10K-1" in html
+    assert slot_states(html)["F01"] == "unloaded"
+    assert [e.payload["reel"] for e in session.exec(
+        select(Event).where(Event.kind == "feeder.unloaded"))] == ["RL-10K-1"]
+
+
+def test_a_splice_keeps_the_slot_green_and_says_so(screen):
+    for code in ("WO-1", "F01", "RL-10K-1", "F01"):
+        scan(screen, code)
+    html = scan(screen, "RL-ALT-1")
+    assert "spliced" in html and slot_states(html)["F01"] == "alternate"
+
+
+def test_the_screen_speaks_chinese_to_a_chinese_station(app, line, session):
+    from station.models import Station
+    session.get(Station, PLACE).language = "zh_CN"
+    session.commit()
+    client = app.test_client()
+    client.post("/login", data={"badge": "10001", "pin": "1234"})
+    html = scan(client, "WO-1")
+    assert "请扫描站位" in html and "未上料" in html

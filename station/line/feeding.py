@@ -1,9 +1,10 @@
 """The placement station's screen: work order, slot, then reel, all with the scanner alone.
 
 At a station whose type is a placement step (PLACE, PLACE-B) a scan is, in this order: a work
-order (the station loads for it now), the reel for the slot armed by the scan before, a slot of
-the order's feeder setup (arming it), or a board, which goes through the scan rule as anywhere
-else. The rules of loading are station.material.feeders'; this only tells the scans apart.
+order (the station loads for it now), a board (which goes through the scan rule as anywhere
+else), the reel for the slot armed by the scan before (or the UNLOAD command label, which frees
+it), or a slot of the order's feeder setup, which arms it. The rules of loading are
+station.material.feeders'; this only tells the scans apart.
 """
 
 from sqlmodel import Session, select
@@ -16,6 +17,7 @@ from station.material import feeders, reels, setups
 from station.models import Board, BoardStep, FeederLoad, Reel, Station, User, WorkOrder
 
 REEL_ID_FIELDS = ("S", "3S")  # ECIA EIGP-114: the reel's (package's) own serial
+UNLOAD = "UNLOAD"  # the command label (printed at the station) scanned after a slot frees it
 
 
 class ScanSlotFirst(StationError):
@@ -79,6 +81,12 @@ def placement_scan(session: Session, station: Station, scan: Scan, user: User,
         loading.disarm(station.id)
         return None
     armed = loading.armed(station.id)
+    if armed is not None and (scan.code or "").upper() == UNLOAD:
+        loading.disarm(station.id)
+        freed = feeders.unload(session, user, station.id, armed.slot, armed.order)
+        return {"outcome": "info", "code_scanned": scan.code, "notice": (
+            N_("Slot {slot} unloaded: reel {reel} with {left} parts left."),
+            {"slot": freed["slot"], "reel": freed["reel"], "left": freed["quantity_left"]})}
     if armed is not None:
         return _load(session, station, scan, user, loading, armed, labels)
     if _reel_like(session, scan):
