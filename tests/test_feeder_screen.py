@@ -169,7 +169,8 @@ def test_the_board_page_lists_what_fed_it(screen, line, app):
 
 def test_readiness_shows_the_material_tile_without_gating_the_order(screen):
     page = screen.get("/orders/WO-1/readiness").get_data(as_text=True)
-    assert 'data-item="feeder_setup"' in page and "Material" in page
+    assert 'class="ready-tile refused" data-item="feeder_setup" data-ready="false"' in page
+    assert "Material" in page
     assert 'data-ready="true"' in page.split('class="verdict-line', 1)[1][:200]
 
 
