@@ -233,3 +233,13 @@ def test_the_screen_speaks_chinese_to_a_chinese_station(app, line, session):
     client.post("/login", data={"badge": "10001", "pin": "1234"})
     html = scan(client, "WO-1")
     assert "请扫描站位" in html and "未上料" in html
+
+
+def test_another_slot_scanned_while_one_waits_arms_that_one(screen):
+    scan(screen, "WO-1")
+    scan(screen, "F01")
+    html = scan(screen, "F02")
+    assert outcome(html) == "info" and "F02 needs CC0603-100N" in html
+    html = scan(screen, "RL-100N-1")
+    assert outcome(html) == "accepted" and slot_states(html) == {"F01": "unloaded",
+                                                                 "F02": "verified"}

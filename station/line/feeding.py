@@ -82,27 +82,33 @@ def placement_scan(session: Session, station: Station, scan: Scan, user: User,
         return None
     armed = loading.armed(station.id)
     if armed is not None and (scan.code or "").upper() == UNLOAD:
-        loading.disarm(station.id)
-        freed = feeders.unload(session, user, station.id, armed.slot, armed.order)
-        return {"outcome": "info", "code_scanned": scan.code, "notice": (
-            N_("Slot {slot} unloaded: reel {reel} with {left} parts left."),
-            {"slot": freed["slot"], "reel": freed["reel"], "left": freed["quantity_left"]})}
-    if armed is not None:
-        return _load(session, station, scan, user, loading, armed, labels)
-    if _reel_like(session, scan):
+        return _unload(session, station, scan, user, loading, armed)
+    reel_like = _reel_like(session, scan)
+    if reel_like and armed is None:
         raise ScanSlotFirst(reel=_reel_id(scan) or scan.code)
     number = current_order(session, station.id, loading)
     if number is None:
         if scan.kind is None:
             raise NoOrderChosen(code=scan.code)
         return None
-    slot = _slot_named(session, station.id, number, scan.code)
+    # Another slot scanned while one waits for its reel: the operator moved on to that one.
+    slot = None if reel_like else _slot_named(session, station.id, number, scan.code)
     if slot is None:
-        return None
+        return _load(session, station, scan, user, loading, armed, labels) if armed else None
     loading.arm(station.id, number, slot["slot"], slot["part"])
     return {"outcome": "info", "code_scanned": scan.code, "armed": slot["slot"], "notice": (
         N_("Slot {slot} needs {part}: scan its reel."), {"slot": slot["slot"],
                                                         "part": slot["part"]})}
+
+
+def _unload(session: Session, station: Station, scan: Scan, user: User, loading: Loading,
+            armed) -> dict:
+    """The UNLOAD label after a slot: the slot is freed, its reel's count said."""
+    loading.disarm(station.id)
+    freed = feeders.unload(session, user, station.id, armed.slot, armed.order)
+    return {"outcome": "info", "code_scanned": scan.code, "notice": (
+        N_("Slot {slot} unloaded: reel {reel} with {left} parts left."),
+        {"slot": freed["slot"], "reel": freed["reel"], "left": freed["quantity_left"]})}
 
 
 def _load(session: Session, station: Station, scan: Scan, user: User, loading: Loading,
