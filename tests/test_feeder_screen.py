@@ -243,3 +243,12 @@ def test_another_slot_scanned_while_one_waits_arms_that_one(screen):
     html = scan(screen, "RL-100N-1")
     assert outcome(html) == "accepted" and slot_states(html) == {"F01": "unloaded",
                                                                  "F02": "verified"}
+
+
+def test_a_product_without_a_feeder_setup_shows_a_blue_material_tile(screen, line, session):
+    from station import masterdata
+    admin_user = line.users["admin"]
+    masterdata.create_product(session, admin_user, "PCB2", "A", ["PRINT", "PLACE", "FCT", "PACK"])
+    masterdata.create_order(session, admin_user, "WO-2", "CUST", "PCB2", "A", 2, "2.50")
+    page = screen.get("/orders/WO-2/readiness").get_data(as_text=True)
+    assert re.search(r'class="ready-tile info" data-item="feeder_setup"', page)
