@@ -6,7 +6,8 @@ import zipfile
 from sqlmodel import Session, select
 
 from station import masterdata, people
-from station.models import Product, User
+from station.material import feeders, reels, setups
+from station.models import Product, Station, User
 from station.readiness import packages, pcb_lots, profiles, stencils
 from station.readiness.reflow import load_windows
 
@@ -19,6 +20,17 @@ DEMO_USERS = [  # name, role, full name, badge, PIN, password
     ("sup1", "supervisor", "Liu Yang", "400001", "4567", "supervisor-demo"),
 ]
 ROUTE = ["PRINT", "SPI", "PLACE", "REFLOW", "AOI", "FCT", "QA", "PACK"]
+DEMO_SETUP = [  # CTRL-100 B at PLACE: the demo data package's two SMT parts of the top
+    {"slot": "F01", "part": "RC0603-10K", "alternates": ["ERJ-3EKF1002V"], "designators": ["R1"]},
+    {"slot": "F02", "part": "CC0603-100N", "alternates": [], "designators": ["C1"]},
+]
+DEMO_REELS = [  # id, part, quantity, lot, date code, MSL; the first two are loaded at PLACE
+    ("RL-10K-0001", "RC0603-10K", 5000, "L2611-A", "2611", None),
+    ("RL-100N-0001", "CC0603-100N", 4000, "L2609-C", "2609", None),
+    ("RL-10K-0002", "ERJ-3EKF1002V", 5000, "P2612-07", "2612", None),  # the approved alternate
+    ("RL-1K-0001", "RC0603-1K", 5000, "L2610-B", "2610", None),  # a wrong part, to try
+]
+DEMO_PLACE = "L1-PLACE-1"
 
 
 def seed(session: Session, pepper: str) -> str:
@@ -37,6 +49,7 @@ def seed(session: Session, pepper: str) -> str:
     masterdata.add_boards(session, admin, "WO-1001", count=20, panel_size=4)
     op = session.exec(select(User).where(User.name == "op1")).one()
     make_ready(session, admin, op, "WO-1001")
+    load_feeders(session, admin, op, "WO-1001")
     masterdata.create_order(session, admin, "WO-1002", "ACME", "CTRL-100", "B", 10, "7.50",
                             "SAC305")
     masterdata.add_boards(session, admin, "WO-1002", count=10)
@@ -44,6 +57,19 @@ def seed(session: Session, pepper: str) -> str:
                               80_000, 10)
     pcb_lots.register_lot(session, admin, "LOT-2026-1102", "CTRL-100", "B", 50, 72)
     return "demo data created"
+
+
+def load_feeders(session: Session, admin: User, operator: User, number: str) -> None:
+    """The demo product's PLACE setup, its reels, and the right ones loaded at the placement
+    station (when the configured line has it), so the order runs end to end."""
+    setups.create_setup(session, admin, "CTRL-100", "B", "PLACE", DEMO_SETUP)
+    for reel, part, quantity, lot, date_code, msl in DEMO_REELS:
+        reels.register_reel(session, operator, id=reel, part=part, quantity=quantity, lot=lot,
+                            date_code=date_code, msl=msl)
+    if session.get(Station, DEMO_PLACE) is None:
+        return
+    for slot, (reel, *_) in zip(DEMO_SETUP, DEMO_REELS, strict=False):
+        feeders.load(session, operator, DEMO_PLACE, number, slot["slot"], reel)
 
 
 def profile_csv() -> str:

@@ -82,7 +82,11 @@ def test_the_order_turns_green_item_by_item_and_its_first_board_goes(page: Page,
     expect(page.locator("#pin")).to_be_focused()
     scanner_types(page, PIN)
     expect(page).to_have_url(f"{url}/orders/WO-1/readiness")
+    # The four gating items, and the fifth (material) where the route places parts: the
+    # product has no feeder setup, so it is information (blue), not red.
     expect(page.locator(".ready-tile")).to_have_count(5)
+    expect(page.locator(".ready-tile").nth(4)).to_have_attribute("data-item", "feeder_setup")
+    expect(page.locator("[data-item=feeder_setup]")).to_have_class("ready-tile info")
     expect_green(page)
     expect(page.locator(".verdict-line")).to_have_attribute("data-ready", "false")
     expect(page.locator("#code")).to_be_focused()

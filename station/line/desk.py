@@ -22,8 +22,10 @@ from station.errors import N_, BadgeLocked, InvalidCode, StationError, UnknownBo
 from station.line import scanning
 from station.line.codes import LabelRules, Scan, repairs, understand
 from station.line.feed import ScanFeed
+from station.line.feeding import is_placement, placement_scan
+from station.line.loading import Loading
 from station.line.operators import Operators
-from station.models import Board, PcbLot, ProfileBoard, Stencil, User
+from station.models import Board, PcbLot, ProfileBoard, Station, Stencil, User
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +99,10 @@ def _readable(scan: Scan) -> Scan:
 
 def take_scan(session: Session, station_id: str, raw, user: User | None, *,
               rules: scanning.ScanRules, labels: LabelRules, operators: Operators,
-              scan_id: str | None = None, via: str = "screen") -> Taken:
-    """Understand a scan and act on it: a badge signs in, a board passes, the rest is refused."""
+              scan_id: str | None = None, via: str = "screen",
+              loading: Loading | None = None) -> Taken:
+    """Understand a scan and act on it: a badge signs in, a board passes, the rest is refused;
+    with `loading`, a placement station also takes work orders, slots and reels."""
     shown = raw.strip()[:64] if isinstance(raw, str) else ""
     scan = understand(raw, labels)
     try:
@@ -108,6 +112,13 @@ def take_scan(session: Session, station_id: str, raw, user: User | None, *,
             return Taken({"outcome": "info", "via": via, "code_scanned": scan.code,
                           "notice": (N_("{name} is signed in at {station}."),
                                      {"name": who.full_name, "station": station_id})}, who)
+        station = session.get(Station, station_id) if loading is not None else None
+        if is_placement(station):
+            if user is None:
+                raise NotSignedIn()
+            loaded = placement_scan(session, station, scan, user, loading, labels)
+            if loaded is not None:
+                return Taken({**loaded, "via": via})
         if scan.kind in KINDS:
             what, todo = KINDS[scan.kind]
             raise WrongKind(code=scan.code, what=what, todo=todo)
@@ -172,6 +183,7 @@ class ScanDesk:
         self.app, self.rules = app, rules
         self.feed = ScanFeed()
         self.operators = Operators(idle_s)
+        self.loading = Loading()
         self.scanners: dict[str, tuple[str, ScannerPort]] = {}  # name: (station, port)
 
     def states(self, station: str) -> list[dict]:
@@ -207,7 +219,7 @@ class ScanDesk:
                 self.operators.leave(user.id)
                 user = None
             taken = take_scan(session, station, line, user, rules=rules, labels=labels,
-                              operators=self.operators, via="scanner")
+                              operators=self.operators, via="scanner", loading=self.loading)
             if user is not None:
                 self.operators.touch(station, user.id)
             return taken.result

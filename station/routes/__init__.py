@@ -7,6 +7,7 @@ from station.routes import (
     auth,
     boards,
     fct,
+    feeder_setups,
     labels,
     line,
     masterdata,
@@ -21,7 +22,7 @@ from station.routes import (
 
 # One blueprint module per floor concept: `bp` for its pages, `api` for its /api/v1 part.
 MODULES = (api, auth, scans, boards, orders, masterdata, profiles, readiness, fct, labels,
-           shipping, line, material)
+           shipping, line, material, feeder_setups)
 
 
 def init_app(app) -> None:

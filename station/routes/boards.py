@@ -6,6 +6,7 @@ from sqlmodel import select
 from station import events
 from station.db import get_session
 from station.errors import UnknownBoard
+from station.material import trace
 from station.models import Board, Product, WorkOrder
 from station.quality.fct import steps_done
 from station.routes.fct import board_tests_view, fct_rules
@@ -27,4 +28,5 @@ def show_board(serial):
     return render_template("board.html", board=board, order=order, route=route,
                            done=steps_done(session, board), tests=board_tests_view(session, board),
                            history=events.history(session, f"board:{serial}"),
+                           materials=trace.board_materials(session, serial)["materials"],
                            defects=fct_rules().defect_codes)

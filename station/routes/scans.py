@@ -15,6 +15,7 @@ from station.errors import InvalidInput, UnknownStation
 from station.line import scanning
 from station.line.codes import LabelRules
 from station.line.desk import ScanDesk, desk_of, init_desk, take_scan
+from station.line.feeding import grid, is_placement
 from station.line.shifts import shift_start
 from station.models import Station, User, utcnow
 from station.routes.web import (
@@ -94,7 +95,8 @@ def _screen_context(station: Station) -> dict:
     session, desk = get_session(), _desk()
     return {"station": station, "shift_count": scanning.shift_count(session, station.id, since),
             "recent": scanning.last_scans(session, station.id),
-            "operator": desk.operators.current(station.id), "scanners": desk.states(station.id)}
+            "operator": desk.operators.current(station.id), "scanners": desk.states(station.id),
+            "feeders": grid(session, station, desk.loading) if is_placement(station) else None}
 
 
 def present(result: dict) -> dict:
@@ -125,8 +127,9 @@ def scan_at_station(station_id):
     station, desk = _station(station_id), _desk()
     desk.operators.opened(station.id, g.user, session.get("pin_at"))
     taken = take_scan(get_session(), station.id, request.form.get("code", ""), g.user,
-                              rules=scan_rules(), labels=label_rules(), operators=desk.operators,
-                              scan_id=request.form.get("scan_id") or None, via="screen")
+                      rules=scan_rules(), labels=label_rules(), operators=desk.operators,
+                      scan_id=request.form.get("scan_id") or None, via="screen",
+                      loading=desk.loading)
     if taken.signed_in is not None:
         _become(taken.signed_in, desk.operators.current(station.id))
     return render_template("_scan_result.html", result=present(taken.result), swap_status=True,
