@@ -45,9 +45,29 @@ def floor(tmp_path_factory):
         stencils.mount(s, op, line.order, "ST-2")
         line_state.set_state(s, op, "T-PRINT", "down", "squeegee broken")
         events.record(s, "vendor.custom", "thing:1", {"pin": "1234", "note": "ok"})
+        material_events(s, op)
         s.commit()
     yield app, line
     app.extensions["engine"].dispose()
+
+
+def material_events(s, op):
+    """Loading, a refusal, a splice and an unloading at T-PLACE, as the feeder rules write them."""
+    at = "station:T-PLACE"
+    common = {"station": "T-PLACE", "order": "WO-1", "slot": "F01", "lot": "L-7"}
+    events.record(s, "feeder.refused", at, {**common, "reel": "R-BAD", "code": "WRONG_PART",
+                                            "part_needed": "RC0402-10K"}, op, "T-PLACE")
+    events.record(s, "feeder.loaded", at, {**common, "part": "RC0402-10K", "reel": "R-1",
+                                           "quantity": 5000, "verdict": "PASS",
+                                           "spliced": False, "previous_reel": None},
+                  op, "T-PLACE")
+    events.record(s, "feeder.loaded", at, {**common, "part": "ERJ-2RKF1002X", "reel": "R-2",
+                                           "quantity": 10000, "verdict": "ALTERNATE",
+                                           "spliced": True, "previous_reel": "R-1"},
+                  op, "T-PLACE")
+    events.record(s, "feeder.unloaded", at, {"station": "T-PLACE", "order": "WO-1",
+                                             "slot": "F01", "reel": "R-2",
+                                             "quantity_left": 9712}, op, "T-PLACE")
 
 
 def published(app, kind: str, cfg: MqttConfig | None = None) -> list[tuple[str, dict]]:
@@ -129,6 +149,40 @@ def test_other_kinds_go_under_event_and_never_carry_secrets(floor):
             assert "badge" not in text and "1000" not in text and "pw" not in text
     users = published(app, "user.created")
     assert users[0][1]["MessageBody"]["Payload"] == {"role": "operator"}
+
+
+def test_loading_splicing_and_unloading_are_cfx_materials_storage_messages(floor):
+    app = floor[0]
+    (topic, loaded), (splice_topic, splice) = published(app, "feeder.loaded")
+    assert topic == "acme/plant1/smt/t/t-place/cfx/MaterialsLoaded"
+    assert loaded["MessageName"] == "CFX.Materials.Storage.MaterialsLoaded"
+    assert loaded["MessageBody"] == {"Materials": [{
+        "LocationIdentifier": "T-PLACE:F01", "LocationName": "F01",
+        "MaterialPackage": {"UniqueIdentifier": "R-1", "InternalPartNumber": "RC0402-10K",
+                            "Quantity": 5000.0},
+        "CarrierInformation": None}]}
+    assert loaded["Details"]["verdict"] == "PASS" and loaded["Details"]["lot"] == "L-7"
+    assert splice_topic == "acme/plant1/smt/t/t-place/cfx/SplicePointDetected"
+    assert splice["MessageName"] == "CFX.Materials.Storage.SplicePointDetected"
+    body = splice["MessageBody"]
+    assert set(body) == {"DepletedMaterial", "NewlyActiveMaterial"}
+    assert body["DepletedMaterial"]["MaterialPackage"]["UniqueIdentifier"] == "R-1"
+    assert body["DepletedMaterial"]["MaterialPackage"]["Quantity"] == 0.0  # the SDK's depleted
+    new = body["NewlyActiveMaterial"]
+    assert (new["LocationName"], new["MaterialPackage"]) == ("F01", {
+        "UniqueIdentifier": "R-2", "InternalPartNumber": "ERJ-2RKF1002X", "Quantity": 10000.0})
+    assert splice["Details"]["verdict"] == "ALTERNATE"
+    topic, unloaded = published(app, "feeder.unloaded")[0]
+    assert topic == "acme/plant1/smt/t/t-place/cfx/MaterialsUnloaded"
+    assert unloaded["MessageBody"] == {"MaterialPackageIdentifiers": ["R-2"]}
+    assert unloaded["Details"]["quantity_left"] == 9712 and unloaded["Station"] == "T-PLACE"
+
+
+def test_a_refused_reel_is_an_event_with_its_code_not_a_cfx_load(floor):
+    topic, msg = published(floor[0], "feeder.refused")[0]
+    assert topic == "acme/plant1/smt/t/t-place/event/feeder-refused"
+    assert msg["MessageBody"]["Payload"]["code"] == "WRONG_PART"
+    assert msg["MessageBody"]["Payload"]["part_needed"] == "RC0402-10K"
 
 
 def test_topic_segments_are_lower_case_without_dots_or_wildcards():

@@ -9,6 +9,12 @@ Event kinds and their CFX messages (field names as the IPC-CFX SDK writes them):
                                     hold; a single board's hold goes to event/hold-placed
   board.scrapped                    UnitsDisqualified (DefectiveRepairNotPossible, the reason)
   station.state_set                 StationStateChanged (SEMI E10 codes as strings, "5000")
+  feeder.loaded                     MaterialsLoaded (the reel at its slot: MaterialLocation with
+                                    the MaterialPackage; no CarrierInformation, loaded straight
+                                    to the station's slot, the SDK's first case)
+  feeder.loaded, spliced            SplicePointDetected (DepletedMaterial the reel replaced,
+                                    NewlyActiveMaterial the new one, both at the slot)
+  feeder.unloaded                   MaterialsUnloaded (MaterialPackageIdentifiers: the reel)
   anything else                     event/{kind}: the same envelope, MessageName
                                     "SMTStation.Event", the payload without PINs, passwords,
                                     tokens or badges (user.*, badge.*, token.* included)
@@ -64,6 +70,33 @@ def _operator(name: str) -> dict:
 def _stencil(stencil_id: str | None) -> dict | None:
     return None if not stencil_id else {"$type": STENCIL, "UniqueIdentifier": stencil_id,
                                         "Name": stencil_id}
+def _material(station: str | None, slot: str | None, reel: str | None, part: str | None,
+              quantity) -> dict:
+    """A CFX MaterialLocation: a reel (MaterialPackage) at a station's slot, no carrier."""
+    return {"LocationIdentifier": f"{station}:{slot}" if station and slot else None,
+            "LocationName": slot, "MaterialPackage": {
+                "UniqueIdentifier": reel, "InternalPartNumber": part,
+                "Quantity": float(quantity or 0)},
+            "CarrierInformation": None}
+
+
+def _materials(ev: Event, p: dict) -> tuple[str, dict] | None:
+    """Loading, splicing and unloading at a placement station as CFX.Materials.Storage."""
+    station = p.get("station") or ev.station_id
+    if ev.kind == "feeder.unloaded":
+        return "CFX.Materials.Storage.MaterialsUnloaded", {
+            "MaterialPackageIdentifiers": [p["reel"]] if p.get("reel") else []}
+    new = _material(station, p.get("slot"), p.get("reel"), p.get("part"), p.get("quantity"))
+    if not (p.get("spliced") and p.get("previous_reel")):
+        return "CFX.Materials.Storage.MaterialsLoaded", {"Materials": [new]}
+    # a splice joins reels of one part; the one it replaced is depleted (the SDK's 0.0) unless
+    # the event says what it had left
+    old = _material(station, p.get("slot"), p["previous_reel"],
+                    p.get("previous_part") or p.get("part"), p.get("previous_quantity"))
+    return "CFX.Materials.Storage.SplicePointDetected", {"DepletedMaterial": old,
+                                                        "NewlyActiveMaterial": new}
+
+
 def cfx_body(ev: Event, position) -> tuple[str, dict] | None:
     """The CFX message name and body for an event, or None when CFX has no message for it.
 
@@ -93,6 +126,8 @@ def cfx_body(ev: Event, position) -> tuple[str, dict] | None:
                                     "SampleSize": None},
             "TestedUnits": [{"UnitIdentifier": serial, "UnitPositionNumber": position(serial),
                              "OverallResult": result, "Tests": tests}]}
+    if kind in ("feeder.loaded", "feeder.unloaded"):
+        return _materials(ev, p)
     if kind == "stencil.mounted":
         return "CFX.ResourcePerformance.ToolChanged", {
             "OldTool": _stencil(p.get("previous")), "ReturnedToHolder": None,
