@@ -433,3 +433,76 @@ class RelayCursor(SQLModel, table=True):
     last_event_id: int = 0
     connects: int = 0  # sessions so far: the `session` of its retained status
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class FeederSetup(SQLModel, table=True):
+    """The feeder setup of one placement step of a product revision: which slot holds what."""
+
+    __tablename__ = "feeder_setup"
+    __table_args__ = (UniqueConstraint("product_id", "step"),)
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    step: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+
+
+class FeederSlot(SQLModel, table=True):
+    """One slot of a feeder setup: the part it must hold, approved alternates, what it feeds."""
+
+    __tablename__ = "feeder_slot"
+    __table_args__ = (UniqueConstraint("setup_id", "slot"),)
+    id: int | None = Field(default=None, primary_key=True)
+    setup_id: int = Field(foreign_key="feeder_setup.id", index=True)
+    slot: str = Field(max_length=32)
+    part: str = Field(max_length=64)
+    alternates: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    designators: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Reel(SQLModel, table=True):
+    """A reel (or tray, tube) of components: its part, what is left, its lot and floor life."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    part: str = Field(max_length=64, index=True)
+    quantity: int  # left on the reel
+    initial_quantity: int
+    lot: str | None = Field(default=None, max_length=64, index=True)
+    date_code: str | None = Field(default=None, max_length=16)
+    msl: str | None = Field(default=None, max_length=4)  # J-STD-020 level; None: not sensitive
+    opened_at: datetime | None = None
+    floor_used_s: float = 0.0  # floor life used before the current exposure
+    exposed_since: datetime | None = None  # in room air since; None while in dry storage
+    baked_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class FeederLoad(SQLModel, table=True):
+    """A reel put on a slot of a placement station (or tried: a refused verdict), until unloaded."""
+
+    __tablename__ = "feeder_load"
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: str = Field(foreign_key="station.id", index=True)
+    order_id: int = Field(foreign_key="work_order.id", index=True)
+    slot: str = Field(max_length=32)
+    reel_id: str = Field(foreign_key="reel.id", index=True)
+    verdict: str = Field(max_length=16)  # PASS, ALTERNATE, or the refusal's code
+    loaded_at: datetime = Field(default_factory=utcnow)
+    unloaded_at: datetime | None = None
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+
+
+class BoardMaterial(SQLModel, table=True):
+    """The reel that fed one slot's designators of a board at its placement scan."""
+
+    __tablename__ = "board_material"
+    id: int | None = Field(default=None, primary_key=True)
+    board_id: int = Field(foreign_key="board.id", index=True)
+    step: str = Field(max_length=16)
+    slot: str = Field(max_length=32)
+    part: str = Field(max_length=64, index=True)
+    reel_id: str = Field(foreign_key="reel.id", index=True)
+    lot: str | None = Field(default=None, max_length=64, index=True)
+    date_code: str | None = Field(default=None, max_length=16)
+    designators: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    at: datetime = Field(default_factory=utcnow)

@@ -19,11 +19,14 @@ from station.errors import (
     OnHold,
     OutOfSequence,
     RouteComplete,
+    StationError,
     UnknownBoard,
     UnknownStation,
     WrongStation,
 )
 from station.line.codes import DEFAULT_ALLOWED, BadCode, normalise
+from station.material import feeders
+from station.material.setups import is_placement
 from station.models import (
     Board,
     BoardStep,
@@ -78,10 +81,15 @@ def scan(session: Session, station_id: str, raw, user: User, scan_id=None,
     if red:
         raise NotReady(order.number, red)
     index = _common_step(boards, done, route, step)
+    if is_placement(step):
+        feeders.check_verified(session, station_id, order, step)
     try:
         answer = _pass_step(session, boards, order, station_id, step, index, user, code,
                             scan_id, rules)
         session.commit()
+    except StationError:
+        session.rollback()  # a reel that would run empty refuses the whole scan
+        raise
     except IntegrityError:
         # Another station (or a replay of this scan) won the same step at the same instant.
         session.rollback()
@@ -185,6 +193,9 @@ def _pass_step(session: Session, boards: list, order, station_id: str, step: str
         warning = stencils.count_print(session, order.stencil_id,
                                        rules.ready_rules.life_warning_pct)
         warnings += [warning] if warning else []
+    if is_placement(step):
+        warnings += feeders.consume(session, station_id, order, step, [b.id for b in boards],
+                                    user)
     box = gate.pack(session, order.id, [b.id for b in boards], rules.box_capacity,
                     rules.sscc, user, station_id) if step == "PACK" else None
     answer = {"accepted": True, "warnings": warnings,
