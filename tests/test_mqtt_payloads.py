@@ -14,6 +14,7 @@ from station import events
 from station.config import parse
 from station.line import scanning
 from station.line import state as line_state
+from station.material import reels
 from station.models import Event, Station
 from station.mqtt import cfx, cursor, lock, topics, wake
 from station.mqtt.config import MqttConfig, config_from
@@ -54,6 +55,9 @@ def floor(tmp_path_factory):
 def material_events(s, op):
     """Loading, a refusal, a splice and an unloading at T-PLACE, as the feeder rules write them."""
     at = "station:T-PLACE"
+    used = reels.register_reel(s, op, id="R-1", part="RC0402-10K", quantity=5000, lot="L-7",
+                               date_code="2648", msl="1")
+    used.quantity = 12  # what the boards left on it before the splice
     common = {"station": "T-PLACE", "order": "WO-1", "slot": "F01", "lot": "L-7"}
     events.record(s, "feeder.refused", at, {**common, "reel": "R-BAD", "code": "WRONG_PART",
                                             "part_needed": "RC0402-10K"}, op, "T-PLACE")
@@ -166,8 +170,11 @@ def test_loading_splicing_and_unloading_are_cfx_materials_storage_messages(floor
     assert splice["MessageName"] == "CFX.Materials.Storage.SplicePointDetected"
     body = splice["MessageBody"]
     assert set(body) == {"DepletedMaterial", "NewlyActiveMaterial"}
-    assert body["DepletedMaterial"]["MaterialPackage"]["UniqueIdentifier"] == "R-1"
-    assert body["DepletedMaterial"]["MaterialPackage"]["Quantity"] == 0.0  # the SDK's depleted
+    assert body["DepletedMaterial"] == {  # the replaced reel's own part and what it has left
+        "LocationIdentifier": "T-PLACE:F01", "LocationName": "F01",
+        "MaterialPackage": {"UniqueIdentifier": "R-1", "InternalPartNumber": "RC0402-10K",
+                            "Quantity": 12.0},
+        "CarrierInformation": None}
     new = body["NewlyActiveMaterial"]
     assert (new["LocationName"], new["MaterialPackage"]) == ("F01", {
         "UniqueIdentifier": "R-2", "InternalPartNumber": "ERJ-2RKF1002X", "Quantity": 10000.0})

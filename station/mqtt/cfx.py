@@ -13,7 +13,8 @@ Event kinds and their CFX messages (field names as the IPC-CFX SDK writes them):
                                     the MaterialPackage; no CarrierInformation, loaded straight
                                     to the station's slot, the SDK's first case)
   feeder.loaded, spliced            SplicePointDetected (DepletedMaterial the reel replaced,
-                                    NewlyActiveMaterial the new one, both at the slot)
+                                    with its part and what it has left; NewlyActiveMaterial
+                                    the new one; both at the slot)
   feeder.unloaded                   MaterialsUnloaded (MaterialPackageIdentifiers: the reel)
   anything else                     event/{kind}: the same envelope, MessageName
                                     "SMTStation.Event", the payload without PINs, passwords,
@@ -31,7 +32,7 @@ from datetime import UTC, datetime
 from sqlmodel import Session, select
 
 from station.line.state import slug
-from station.models import Board, Event, Station
+from station.models import Board, Event, Reel, Station
 from station.mqtt import topics
 from station.mqtt.config import MqttConfig
 
@@ -80,7 +81,7 @@ def _material(station: str | None, slot: str | None, reel: str | None, part: str
             "CarrierInformation": None}
 
 
-def _materials(ev: Event, p: dict) -> tuple[str, dict] | None:
+def _materials(ev: Event, p: dict, reel) -> tuple[str, dict] | None:
     """Loading, splicing and unloading at a placement station as CFX.Materials.Storage."""
     station = p.get("station") or ev.station_id
     if ev.kind == "feeder.unloaded":
@@ -89,19 +90,22 @@ def _materials(ev: Event, p: dict) -> tuple[str, dict] | None:
     new = _material(station, p.get("slot"), p.get("reel"), p.get("part"), p.get("quantity"))
     if not (p.get("spliced") and p.get("previous_reel")):
         return "CFX.Materials.Storage.MaterialsLoaded", {"Materials": [new]}
-    # a splice joins reels of one part; the one it replaced is depleted (the SDK's 0.0) unless
-    # the event says what it had left
+    # the reel a splice replaced: its own part (the new one may be an alternate) and what it
+    # has left, read when published (off the feeder, it no longer changes)
+    old_reel = reel(p["previous_reel"])
     old = _material(station, p.get("slot"), p["previous_reel"],
-                    p.get("previous_part") or p.get("part"), p.get("previous_quantity"))
+                    old_reel.part if old_reel else p.get("part"),
+                    old_reel.quantity if old_reel else 0)
     return "CFX.Materials.Storage.SplicePointDetected", {"DepletedMaterial": old,
                                                         "NewlyActiveMaterial": new}
 
 
-def cfx_body(ev: Event, position) -> tuple[str, dict] | None:
+def cfx_body(ev: Event, position, reel=lambda _id: None) -> tuple[str, dict] | None:
     """The CFX message name and body for an event, or None when CFX has no message for it.
 
-    `position(serial)` answers a board's position on its panel. Field names are the SDK's
-    (mind TransactionID in WorkCompleted, TransactionId in UnitsTested).
+    `position(serial)` answers a board's position on its panel, `reel(id)` a Reel or None.
+    Field names are the SDK's (mind TransactionID in WorkCompleted, TransactionId in
+    UnitsTested).
     """
     p, kind = ev.payload or {}, ev.kind
     serial = ev.subject.partition(":")[2] if ev.subject.startswith("board:") else None
@@ -127,7 +131,7 @@ def cfx_body(ev: Event, position) -> tuple[str, dict] | None:
             "TestedUnits": [{"UnitIdentifier": serial, "UnitPositionNumber": position(serial),
                              "OverallResult": result, "Tests": tests}]}
     if kind in ("feeder.loaded", "feeder.unloaded"):
-        return _materials(ev, p)
+        return _materials(ev, p, reel)
     if kind == "stencil.mounted":
         return "CFX.ResourcePerformance.ToolChanged", {
             "OldTool": _stencil(p.get("previous")), "ReturnedToHolder": None,
@@ -189,10 +193,14 @@ class Messages:
             self._positions[serial] = (board.panel_position if board else None) or 1
         return self._positions.get(serial, 1)
 
+    def reel(self, reel_id: str) -> Reel | None:
+        """A reel by its id (a splice names the one it replaced)."""
+        return self.session.get(Reel, reel_id)
+
     def build(self, ev: Event) -> tuple[str, bytes]:
         """The topic and JSON payload of one event."""
         source = f"{self.enterprise}.smtstation.{slug(ev.station_id or self.node_line)}"
-        found = cfx_body(ev, self.position)
+        found = cfx_body(ev, self.position, self.reel)
         if found is not None:
             name, body = found
             topic = topics.cfx_topic(self.base(ev.station_id), name)
