@@ -14,7 +14,7 @@ from station import events
 from station.config import parse
 from station.line import scanning
 from station.line import state as line_state
-from station.material import reels
+from station.material import feeders, reels, setups
 from station.models import Event, Station
 from station.mqtt import cfx, cursor, lock, topics, wake
 from station.mqtt.config import MqttConfig, config_from
@@ -283,3 +283,38 @@ def test_without_a_broker_the_outbox_counts_what_waits(floor):
         mine = len(s.exec(select(Event).where(Event.station_id == "T-FCT")).all())
         assert cursor.waiting(s, config_from(parse({"mqtt": {"url": "mqtt://x"}}))) == total
         assert cursor.waiting(s, config_from(parse(settings))) == mine == 3  # created, 2 tests
+
+
+def test_the_feeder_rules_own_events_map_to_the_same_cfx_messages(session):
+    """Loading, splicing and unloading done by station.material.feeders, as the relay builds
+    them: the payloads the rules write are the ones the CFX mapping reads."""
+    line = build_line(session, boards=2)
+    op = line.users["operator"]
+    slots = [{"slot": "F01", "part": "RC0603-10K", "alternates": [], "designators": ["R1"]},
+             {"slot": "F02", "part": "CC0603-100N", "alternates": [], "designators": ["C1"]}]
+    setups.create_setup(session, line.users["admin"], "PCB", "A", "PLACE", slots)
+    for reel, part in (("R-A", "RC0603-10K"), ("R-B", "RC0603-10K"), ("C-A", "CC0603-100N")):
+        reels.register_reel(session, op, id=reel, part=part, quantity=100, lot="L-" + reel)
+    feeders.load(session, op, "T-PLACE", "WO-1", "F01", "R-A")
+    feeders.load(session, op, "T-PLACE", "WO-1", "F02", "C-A")
+    for station in ("T-PRINT", "T-SPI", "T-PLACE"):
+        scanning.scan(session, station, line.serials[0], op)  # R-A gives one part to the board
+    feeders.load(session, op, "T-PLACE", "WO-1", "F01", "R-B")  # a splice
+    feeders.unload(session, op, "T-PLACE", "F02")
+    session.commit()
+    cfg = config_from(parse({"mqtt": {"url": "mqtt://localhost"}, "lines": [{"id": "L1"}]}))
+    messages = cfx.Messages(session, cfg, "T")
+    names = {}
+    for ev in session.exec(select(Event).where(Event.kind.startswith("feeder."))
+                           .order_by(Event.id)):
+        topic, payload = messages.build(ev)
+        names.setdefault(topic.rsplit("/", 1)[1], []).append(json.loads(payload)["MessageBody"])
+    assert len(names["MaterialsLoaded"]) == 2
+    assert names["MaterialsLoaded"][0]["Materials"][0]["MaterialPackage"] == {
+        "UniqueIdentifier": "R-A", "InternalPartNumber": "RC0603-10K", "Quantity": 100.0}
+    splice, = names["SplicePointDetected"]
+    assert splice["DepletedMaterial"]["MaterialPackage"] == {
+        "UniqueIdentifier": "R-A", "InternalPartNumber": "RC0603-10K", "Quantity": 99.0}
+    assert splice["NewlyActiveMaterial"]["MaterialPackage"]["UniqueIdentifier"] == "R-B"
+    assert splice["NewlyActiveMaterial"]["LocationName"] == "F01"
+    assert names["MaterialsUnloaded"] == [{"MaterialPackageIdentifiers": ["C-A"]}]
