@@ -347,6 +347,91 @@ PATHS = {
 }
 
 
+def _query(doc: dict, *names: str) -> dict:
+    """An operation that takes these query parameters (strings, optional)."""
+    doc.setdefault("parameters", []).extend({"name": n, "in": "query", "required": False,
+                                             "schema": STR} for n in names)
+    return doc
+
+
+SLOT = _obj(["slot", "part", "designators"], slot=STR, part=STR, alternates=_arr(STR),
+            designators=_arr(STR))
+REEL = _obj(id=STR, part=STR, quantity=INT, initial_quantity=INT, lot=STR, date_code=STR,
+            msl={"type": "string", "nullable": True, "enum": ["1", "2", "2a", "3", "4", "5",
+                                                               "5a", "6", None]},
+            opened_at=STR, baked_at=STR, dry_stored=BOOL,
+            floor_left_h={"type": "number", "nullable": True})
+SLOT_STATE = _obj(slot=STR, part=STR, alternates=_arr(STR), designators=_arr(STR), reel=STR,
+                  reel_part=STR, state={"enum": ["verified", "alternate", "wrong", "empty",
+                                                 "unloaded"]},
+                  problem={"type": "string", "nullable": True}, quantity=INT,
+                  floor_left_h={"type": "number", "nullable": True})
+MATERIAL_PATHS = {
+    "/api/v1/feeder-setups": {"post": op(
+        "Create (or replace) the feeder setup of a placement step (PLACE...) of a product "
+        "revision; every SMT designator of the step's side (PLACE top, PLACE-B or -BOT bottom) "
+        "in the newest data package must be fed by exactly one slot, else 400 SETUP_INVALID "
+        "with `designators` (and `problems`: doubled, missing, unknown)", "admin",
+        _obj(["product", "revision", "step", "slots"], product=STR, revision=STR, step=STR,
+             slots=_arr(SLOT)), 201, _obj(id=INT, slots=INT, step=STR, setup=_arr(SLOT)))},
+    "/api/v1/products/{code}/{revision}/feeder-setups/{step}": {"get": _query(op(
+        "The feeder setup of a placement step; `?draft=1`: one slot per distinct part of the "
+        "side, drafted from the data package, slot names to fill in", "any signed-in role",
+        answer=_obj(id=INT, step=STR, slots=_arr(SLOT)), params=("code", "revision", "step")),
+        "draft")},
+    "/api/v1/reels": {"post": op(
+        "Register a reel from its scanned label (ECIA EIGP-114 / ISO 15434: P or 1P part, Q "
+        "quantity, 1T lot, 9D/10D date code, S or 3S reel id; or GS1) or typed fields; typed "
+        "fields fill what the label lacks (msl); a reel id is unique (409 ALREADY_EXISTS)",
+        "operator, qa, supervisor",
+        _obj(label=STR, id=STR, part=STR, quantity=INT, lot=STR, date_code=STR, msl=STR), 201,
+        REEL)},
+    "/api/v1/reels/{reel_id}": {"get": op("One reel with what is left and its floor life",
+                                          "any signed-in role", answer=REEL,
+                                          params=("reel_id",))},
+    "/api/v1/reels/{reel_id}/bakes": {"post": op(
+        "Record a bake: the floor life (J-STD-033) starts again", "operator, qa, supervisor",
+        _obj(), 201, REEL, params=("reel_id",))},
+    "/api/v1/reels/{reel_id}/dry-storage": {"post": op(
+        "Record the reel put into dry storage (its floor life pauses) or, with stored false, "
+        "taken out", "operator, qa, supervisor", _obj(stored=BOOL), 201, REEL,
+        params=("reel_id",))},
+    "/api/v1/stations/{station_id}/feeders": {
+        "post": op("Load a reel on a slot of a placement station (a load on a loaded slot is a "
+                   "splice): PASS or ALTERNATE, or 409 WRONG_PART (with part_needed), "
+                   "MSD_EXPIRED, REEL_EMPTY, REEL_IN_USE, 404 UNKNOWN_REEL, UNKNOWN_SLOT; every "
+                   "attempt is an event, a refused known reel turns the slot red",
+                   "operator, qa, supervisor",
+                   _obj(["order", "slot", "reel"], order=STR, slot=STR, reel=STR), 201,
+                   _obj(verdict={"enum": ["PASS", "ALTERNATE"]}, slot=STR, part=STR,
+                        slot_part=STR, reel=STR, spliced=BOOL), params=("station_id",)),
+        "get": _query(op("The station's slots for the order's setup, each with its reel and "
+                         "state; verified when every slot is verified or alternate (no setup: "
+                         "setup null, not interlocked)", "any signed-in role",
+                         answer=_obj(verified=BOOL, station=STR, order=STR, step=STR,
+                                     setup={"type": "integer", "nullable": True},
+                                     slots=_arr(SLOT_STATE)),
+                         params=("station_id",)), "order")},
+    "/api/v1/stations/{station_id}/feeders/{slot}": {"delete": _query(op(
+        "Unload a slot: it is free and not verified again", "operator, qa, supervisor",
+        answer=_obj(slot=STR, reel=STR, quantity_left=INT), params=("station_id", "slot")),
+        "order")},
+    "/api/v1/boards/{serial}/materials": {"get": op(
+        "The board's materials per designator group, as fed at its placement scan",
+        "any signed-in role",
+        answer=_obj(serial=STR, materials=_arr(_obj(step=STR, slot=STR, part=STR, reel=STR,
+                                                    lot=STR, date_code=STR,
+                                                    designators=_arr(STR)))),
+        params=("serial",))},
+    "/api/v1/trace": {"get": _query(op(
+        "The boards, orders and customers that got a lot, reel or part (IPC-1782 M2); "
+        "`format=csv`: one row per board and designator group", "any signed-in role",
+        answer=_obj(boards=_arr(STR), orders=_arr(STR), customers=_arr(STR))),
+        "lot", "reel", "part", "format")},
+}
+PATHS.update(MATERIAL_PATHS)
+
+
 def openapi_document() -> dict:
     """The whole document."""
     responses = {f"E{code}": {"description": text, "content": {

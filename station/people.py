@@ -73,6 +73,12 @@ API_ACTIONS = {
     "shipping_api.confirm_quotation": "quote",
     "shipping_api.set_terms": "terms",
     "line_api.set_station_state": "floor",
+    "material_api.create_setup": "master_data",
+    "material_api.register_reel": "floor",
+    "material_api.bake_reel": "floor",
+    "material_api.dry_store_reel": "floor",
+    "material_api.load_feeder": "floor",
+    "material_api.unload_feeder": "floor",
 }
 
 

@@ -8,11 +8,13 @@ import pytest
 from conftest import build_line
 from sqlmodel import select
 
-from station.errors import Conflict, InvalidCode, InvalidInput
+from station import masterdata
+from station.errors import Conflict, Forbidden, InvalidCode, InvalidInput
 from station.line.scanning import scan
 from station.material import feeders, reels, setups, trace
 from station.material.floorlife import FLOOR_LIFE_H, expired, floor_left_h
-from station.models import BoardMaterial, Event, FeederLoad, Reel, utcnow
+from station.models import Board, BoardMaterial, Event, FeederLoad, Reel, utcnow
+from station.readiness import interlock
 
 SLOTS = [{"slot": "F01", "part": "RC0603-10K", "alternates": ["ERJ-3EKF1002V"],
           "designators": ["R1"]},
@@ -77,7 +79,6 @@ def test_a_setup_is_for_a_placement_step_of_the_route_and_admin_only(session):
     with pytest.raises(InvalidInput):
         setups.create_setup(session, line.users["admin"], "PCB", "A", "PLACE",
                             [SLOTS[0], {**SLOTS[1], "slot": "f01"}])
-    from station.errors import Forbidden
     with pytest.raises(Forbidden):
         setups.create_setup(session, line.users["operator"], "PCB", "A", "PLACE", SLOTS)
 
@@ -290,7 +291,6 @@ def test_a_panel_takes_each_boards_designators_and_a_reel_that_would_go_below_ze
     feeders.load(session, op, "T-PLACE", "WO-1", "F02", "C-9")
     panel = session.exec(select(BoardMaterial)).all()
     assert panel == []
-    from station.models import Board
     panel_id = session.exec(select(Board.panel_id)).first()
     for station in ("T-PRINT", "T-SPI"):
         scan(session, station, panel_id, op)
@@ -332,3 +332,34 @@ def test_unloading_frees_the_slot_and_holds_the_boards(floor):
     with pytest.raises(feeders.NotLoaded):
         feeders.unload(floor.s, floor.op, "T-PLACE", "F02")
     assert floor.s.exec(select(FeederLoad).where(FeederLoad.unloaded_at.is_(None))).all()
+
+
+# -- readiness's fifth item ----------------------------------------------------------------
+
+def material(session, number="WO-1"):
+    items = interlock.assess(session, masterdata.find_order(session, number), material=True)
+    assert [i["item"] for i in items][:4] == list(interlock.ITEMS)
+    return items[4] if len(items) > 4 else None
+
+
+def test_readiness_shows_the_feeder_setup_without_gating_the_order(floor):
+    item = material(floor.s)
+    assert item["item"] == "feeder_setup" and not item["ready"]
+    assert item["code"] == "SETUP_NOT_VERIFIED" and "F01, F02" in item["message"]
+    assert interlock.red_items(floor.s, masterdata.find_order(floor.s, "WO-1")) == []
+    # PRINT and SPI run while the feeders are loaded
+    scan(floor.s, "T-PRINT", floor.line.serials[0], floor.op)
+    load_all(floor)
+    item = material(floor.s)
+    assert item["ready"] and item["code"] is None and "PLACE" in item["message"]
+
+
+def test_without_a_setup_the_fifth_item_is_information_and_without_placement_absent(session):
+    line = build_line(session)
+    item = material(session)
+    assert item["ready"] and item["info"] and item["code"] is None
+    assert "No feeder setup" in item["message"]
+    admin = line.users["admin"]
+    masterdata.create_product(session, admin, "HAND", "A", ["DIP", "FCT"])
+    masterdata.create_order(session, admin, "WO-2", "CUST", "HAND", "A", 1, "1.00")
+    assert material(session, "WO-2") is None

@@ -24,6 +24,7 @@ from station.readiness import pcb_lots, profiles, stencils
 from station.readiness.reflow import load_windows
 
 ITEMS = ["data_package", "stencil", "profile_board", "blank_pcbs"]
+SHOWN = [*ITEMS, "feeder_setup"]  # the fifth (material) is shown where the route places parts
 HX = {"HX-Request": "true"}
 
 
@@ -117,7 +118,9 @@ def test_readiness_has_the_api_shape_red_and_green(api, session, line):
 
     body = readiness(api, red)
     assert {"ready", "items"} <= set(body) and body["ready"] is False
-    assert [i["item"] for i in body["items"]] == ITEMS
+    assert [i["item"] for i in body["items"]] == SHOWN
+    material = body["items"].pop()  # no feeder setup: information, never gating the order
+    assert material["ready"] is True and material["info"] is True and material["code"] is None
     for entry in body["items"]:
         assert {"item", "ready", "code", "message"} <= set(entry)
         assert entry["ready"] is False and isinstance(entry["message"], str)
@@ -126,7 +129,7 @@ def test_readiness_has_the_api_shape_red_and_green(api, session, line):
                                                   "NO_PROFILE_RUN", "PCB_SHORT"]
 
     body = readiness(api, green)
-    assert body["ready"] is True and [i["item"] for i in body["items"]] == ITEMS
+    assert body["ready"] is True and [i["item"] for i in body["items"]] == SHOWN
     assert all(i["ready"] is True and i["code"] is None and i["message"] for i in body["items"])
 
 
@@ -466,7 +469,8 @@ def test_readiness_screen_shows_four_tiles_and_acts_on_scanned_labels(client, se
     sign_in(client)
 
     html = client.get(f"/orders/{number}/readiness").get_data(as_text=True)
-    assert list(tiles(html).items()) == [(item, "false") for item in ITEMS]
+    assert list(tiles(html).items()) == [(item, "false") for item in ITEMS] + [
+        ("feeder_setup", "true")]
     assert Elements(html).find("form", id="scan") and Elements(html).find("input", id="code")
     (verdict,) = [t for t in Elements(html).find("p") if "data-ready" in t]
     assert verdict["data-ready"] == "false"
@@ -506,7 +510,8 @@ def test_readiness_screen_shows_four_tiles_and_acts_on_scanned_labels(client, se
     outcome, html = screen_scan(client, number, f"LOT-{number}")
     assert outcome == "accepted" and "3 boards of lot" in html
     assert tiles(html) == {"data_package": "false", "stencil": "true",
-                           "profile_board": "false", "blank_pcbs": "true"}
+                           "profile_board": "false", "blank_pcbs": "true",
+                           "feeder_setup": "true"}
 
     before = stored(app)
     outcome, html = screen_scan(client, number, f"LOT-{number}")  # scanned once too often
@@ -535,7 +540,7 @@ def test_the_screen_is_read_only_for_office_roles(client, session, line):
     r = client.post("/login", data={"name": "admin", "password": "admin-pw"})
     assert r.status_code == 302
     html = client.get(f"/orders/{number}/readiness").get_data(as_text=True)
-    assert len(tiles(html)) == 4 and not Elements(html).find("form", id="scan")
+    assert len(tiles(html)) == 5 and not Elements(html).find("form", id="scan")
     r = client.post(f"/orders/{number}/readiness", data={"code": "x"}, headers=HX)
     assert "FORBIDDEN" in r.get_data(as_text=True)
 

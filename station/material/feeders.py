@@ -6,7 +6,14 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from station import events, people
-from station.errors import N_, InvalidInput, StationError, Text, UnknownStation
+from station.errors import (
+    N_,
+    SENTENCES,
+    InvalidInput,
+    StationError,
+    Text,
+    UnknownStation,
+)
 from station.masterdata import find_order
 from station.material.floorlife import expired, floor_left_h
 from station.material.setups import find_setup, is_placement, slots_of
@@ -206,14 +213,14 @@ def load(session: Session, by: User, station_id, order_number, slot, reel_id) ->
     if current is not None and current.reel_id == reel.id and current.verdict in GOOD \
             and _refusal(s, reel, now) is None:
         return _answer(s, reel, current.verdict, False)  # scanned again: nothing changes
+    if (error := _refusal(s, reel, now)) is not None:
+        _refuse(session, by, p, s, reel.id, error, mark=True)
     elsewhere = session.exec(select(FeederLoad).where(
         FeederLoad.reel_id == reel.id, col(FeederLoad.unloaded_at).is_(None),
         col(FeederLoad.verdict).in_(GOOD))).first()
     if elsewhere is not None and (elsewhere.station_id, elsewhere.slot) != (p.station.id, s.slot):
         _refuse(session, by, p, s, reel.id, ReelInUse(reel=reel.id, slot=elsewhere.slot,
                                                       station=elsewhere.station_id), mark=False)
-    if (error := _refusal(s, reel, now)) is not None:
-        _refuse(session, by, p, s, reel.id, error, mark=True)
     verdict = "PASS" if reel.part == s.part else "ALTERNATE"
     previous = current.reel_id if current is not None and current.verdict in GOOD else None
     if current is not None:
@@ -294,11 +301,9 @@ def status(session: Session, station_id, order_number) -> dict:
             "slots": slots}
 
 
-def _fed(session: Session, station_id: str, order, step: str) -> list[tuple] | None:
-    """The setup's slots with their verified loads and reels, or the refusal; None: no setup."""
-    setup = find_setup(session, order.product_id, step)
-    if setup is None:
-        return None
+def judge_station(session: Session, station_id: str, setup: FeederSetup) -> tuple:
+    """The setup's slots at a station: (slot, load, reel) of those verified, the names of the
+    wrong or unloaded ones, and the (slot, reel) of those whose right reel ran empty."""
     slots, loads = slots_of(session, setup.id), open_loads(session, station_id)
     reels, now = _reels(session, loads.values()), utcnow()
     fed, bad, empty = [], [], []
@@ -312,6 +317,15 @@ def _fed(session: Session, station_id: str, order, step: str) -> list[tuple] | N
             empty.append((s, reel))
         else:
             bad.append(s.slot)
+    return fed, bad, empty
+
+
+def _fed(session: Session, station_id: str, order, step: str) -> list[tuple] | None:
+    """The setup's slots with their verified loads and reels, or the refusal; None: no setup."""
+    setup = find_setup(session, order.product_id, step)
+    if setup is None:
+        return None
+    fed, bad, empty = judge_station(session, station_id, setup)
     if bad:
         raise SetupNotVerified(station=station_id, slots=bad + [s.slot for s, _ in empty])
     if empty:
@@ -358,3 +372,39 @@ def consume(session: Session, station_id: str, order, step: str, board_ids: list
                    "boards": count, "reels": used}, user, station_id)
     return warnings
 
+
+
+def readiness_item(session: Session, order: WorkOrder, route: list[str]) -> dict | None:
+    """Readiness's fifth item: every placement step's setup verified at one of its stations
+    (shown, not gating the order; None where the route places nothing)."""
+    steps = [step for step in route if is_placement(step)]
+    if not steps:
+        return None
+    item = {"item": "feeder_setup", "ready": True, "code": None, "todo": "", "info": False}
+    todo = Text(N_("At the placement station scan each slot, then the reel it holds."))
+    with_setup, red = [], []
+    for step in steps:
+        setup = find_setup(session, order.product_id, step)
+        if setup is None:
+            continue
+        with_setup.append(step)
+        stations = session.exec(select(Station.id).where(Station.type == step)
+                                .order_by(Station.id)).all()
+        judged = [(sid, judge_station(session, sid, setup)) for sid in stations]
+        if not any(not bad and not empty for _sid, (_fed, bad, empty) in judged):
+            sid, (_fed, bad, empty) = judged[0] if judged else (step, ([], ["-"], []))
+            red.append(Text(N_("{step} at {station}: slots {slots} not verified."), step=step,
+                            station=sid, slots=", ".join(bad + [s.slot for s, _r in empty])))
+    if not with_setup:
+        # A product without a feeder setup is not interlocked: information, not a red tile.
+        return {**item, "info": True, "severity": "info",
+                "message": Text(N_("No feeder setup: material is not verified for this "
+                                   "product."))}
+    if red:
+        message = red[0]
+        for sentence in red[1:]:
+            message = Text(SENTENCES, sentence=message, next=sentence)
+        return {**item, "ready": False, "code": "SETUP_NOT_VERIFIED", "message": message,
+                "todo": todo}
+    return {**item, "message": Text(N_("Feeder setup verified: {steps}."),
+                                    steps=", ".join(with_setup))}

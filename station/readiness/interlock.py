@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
 from station.errors import N_, Text
+from station.material import feeders
 from station.models import (
     DataPackage,
     PcbAllocation,
@@ -27,6 +28,7 @@ from station.models import (
 from station.readiness import pcb_lots, stencils
 
 ITEMS = ("data_package", "stencil", "profile_board", "blank_pcbs")  # in the order shown
+MATERIAL = "feeder_setup"  # the fifth item, shown where the route places parts; not gating
 
 
 @dataclass
@@ -229,9 +231,16 @@ def judge(f: Facts, rules: Rules | None = None, now: datetime | None = None) -> 
 
 
 def assess(session: Session, order: WorkOrder, rules: Rules | None = None,
-           now: datetime | None = None) -> list[dict]:
-    """The four items of the order, each ready or not with its reason and what to do."""
-    return judge(facts(session, order.id), rules, now)
+           now: datetime | None = None, material: bool = False) -> list[dict]:
+    """The four items of the order, each ready or not with its reason and what to do; with
+    `material` the fifth, the feeder setup, where the route has a placement step (it is shown,
+    never part of the NOT_READY gate: the placement step refuses SETUP_NOT_VERIFIED)."""
+    found = facts(session, order.id)
+    items = judge(found, rules, now)
+    if material:
+        extra = feeders.readiness_item(session, order, list(found.order.route))
+        items += [extra] if extra else []
+    return items
 
 
 def red_items(session: Session, order: WorkOrder, rules: Rules | None = None) -> list[dict]:

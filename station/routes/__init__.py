@@ -10,6 +10,7 @@ from station.routes import (
     labels,
     line,
     masterdata,
+    material,
     orders,
     profiles,
     readiness,
@@ -20,7 +21,7 @@ from station.routes import (
 
 # One blueprint module per floor concept: `bp` for its pages, `api` for its /api/v1 part.
 MODULES = (api, auth, scans, boards, orders, masterdata, profiles, readiness, fct, labels,
-           shipping, line)
+           shipping, line, material)
 
 
 def init_app(app) -> None:

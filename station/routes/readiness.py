@@ -23,8 +23,10 @@ api = Blueprint("readiness_api", __name__, url_prefix="/api/v1")
 
 def readiness_view(session, order) -> dict:
     """The order's readiness as the API shows it."""
-    items = interlock.assess(session, order, readiness_rules())
-    return {"order": order.number, "ready": all(i["ready"] for i in items), "items": items}
+    items = interlock.assess(session, order, readiness_rules(), material=True)
+    # Material (feeder_setup) is shown but gates only its placement step, not the order.
+    gated = [i for i in items if i["item"] != "feeder_setup"]
+    return {"order": order.number, "ready": all(i["ready"] for i in gated), "items": items}
 
 
 def stencil_view(s: Stencil) -> dict:
