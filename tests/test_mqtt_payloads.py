@@ -14,6 +14,7 @@ from station import events
 from station.config import parse
 from station.line import scanning
 from station.line import state as line_state
+from station.material import feeders, reels, setups
 from station.models import Event, Station
 from station.mqtt import cfx, cursor, lock, topics, wake
 from station.mqtt.config import MqttConfig, config_from
@@ -45,9 +46,32 @@ def floor(tmp_path_factory):
         stencils.mount(s, op, line.order, "ST-2")
         line_state.set_state(s, op, "T-PRINT", "down", "squeegee broken")
         events.record(s, "vendor.custom", "thing:1", {"pin": "1234", "note": "ok"})
+        material_events(s, op)
         s.commit()
     yield app, line
     app.extensions["engine"].dispose()
+
+
+def material_events(s, op):
+    """Loading, a refusal, a splice and an unloading at T-PLACE, as the feeder rules write them."""
+    at = "station:T-PLACE"
+    used = reels.register_reel(s, op, id="R-1", part="RC0402-10K", quantity=5000, lot="L-7",
+                               date_code="2648", msl="1")
+    used.quantity = 12  # what the boards left on it before the splice
+    common = {"station": "T-PLACE", "order": "WO-1", "slot": "F01", "lot": "L-7"}
+    events.record(s, "feeder.refused", at, {**common, "reel": "R-BAD", "code": "WRONG_PART",
+                                            "part_needed": "RC0402-10K"}, op, "T-PLACE")
+    events.record(s, "feeder.loaded", at, {**common, "part": "RC0402-10K", "reel": "R-1",
+                                           "quantity": 5000, "verdict": "PASS",
+                                           "spliced": False, "previous_reel": None},
+                  op, "T-PLACE")
+    events.record(s, "feeder.loaded", at, {**common, "part": "ERJ-2RKF1002X", "reel": "R-2",
+                                           "quantity": 10000, "verdict": "ALTERNATE",
+                                           "spliced": True, "previous_reel": "R-1"},
+                  op, "T-PLACE")
+    events.record(s, "feeder.unloaded", at, {"station": "T-PLACE", "order": "WO-1",
+                                             "slot": "F01", "reel": "R-2",
+                                             "quantity_left": 9712}, op, "T-PLACE")
 
 
 def published(app, kind: str, cfg: MqttConfig | None = None) -> list[tuple[str, dict]]:
@@ -129,6 +153,43 @@ def test_other_kinds_go_under_event_and_never_carry_secrets(floor):
             assert "badge" not in text and "1000" not in text and "pw" not in text
     users = published(app, "user.created")
     assert users[0][1]["MessageBody"]["Payload"] == {"role": "operator"}
+
+
+def test_loading_splicing_and_unloading_are_cfx_materials_storage_messages(floor):
+    app = floor[0]
+    (topic, loaded), (splice_topic, splice) = published(app, "feeder.loaded")
+    assert topic == "acme/plant1/smt/t/t-place/cfx/MaterialsLoaded"
+    assert loaded["MessageName"] == "CFX.Materials.Storage.MaterialsLoaded"
+    assert loaded["MessageBody"] == {"Materials": [{
+        "LocationIdentifier": "T-PLACE:F01", "LocationName": "F01",
+        "MaterialPackage": {"UniqueIdentifier": "R-1", "InternalPartNumber": "RC0402-10K",
+                            "Quantity": 5000.0},
+        "CarrierInformation": None}]}
+    assert loaded["Details"]["verdict"] == "PASS" and loaded["Details"]["lot"] == "L-7"
+    assert splice_topic == "acme/plant1/smt/t/t-place/cfx/SplicePointDetected"
+    assert splice["MessageName"] == "CFX.Materials.Storage.SplicePointDetected"
+    body = splice["MessageBody"]
+    assert set(body) == {"DepletedMaterial", "NewlyActiveMaterial"}
+    assert body["DepletedMaterial"] == {  # the replaced reel's own part and what it has left
+        "LocationIdentifier": "T-PLACE:F01", "LocationName": "F01",
+        "MaterialPackage": {"UniqueIdentifier": "R-1", "InternalPartNumber": "RC0402-10K",
+                            "Quantity": 12.0},
+        "CarrierInformation": None}
+    new = body["NewlyActiveMaterial"]
+    assert (new["LocationName"], new["MaterialPackage"]) == ("F01", {
+        "UniqueIdentifier": "R-2", "InternalPartNumber": "ERJ-2RKF1002X", "Quantity": 10000.0})
+    assert splice["Details"]["verdict"] == "ALTERNATE"
+    topic, unloaded = published(app, "feeder.unloaded")[0]
+    assert topic == "acme/plant1/smt/t/t-place/cfx/MaterialsUnloaded"
+    assert unloaded["MessageBody"] == {"MaterialPackageIdentifiers": ["R-2"]}
+    assert unloaded["Details"]["quantity_left"] == 9712 and unloaded["Station"] == "T-PLACE"
+
+
+def test_a_refused_reel_is_an_event_with_its_code_not_a_cfx_load(floor):
+    topic, msg = published(floor[0], "feeder.refused")[0]
+    assert topic == "acme/plant1/smt/t/t-place/event/feeder-refused"
+    assert msg["MessageBody"]["Payload"]["code"] == "WRONG_PART"
+    assert msg["MessageBody"]["Payload"]["part_needed"] == "RC0402-10K"
 
 
 def test_topic_segments_are_lower_case_without_dots_or_wildcards():
@@ -222,3 +283,38 @@ def test_without_a_broker_the_outbox_counts_what_waits(floor):
         mine = len(s.exec(select(Event).where(Event.station_id == "T-FCT")).all())
         assert cursor.waiting(s, config_from(parse({"mqtt": {"url": "mqtt://x"}}))) == total
         assert cursor.waiting(s, config_from(parse(settings))) == mine == 3  # created, 2 tests
+
+
+def test_the_feeder_rules_own_events_map_to_the_same_cfx_messages(session):
+    """Loading, splicing and unloading done by station.material.feeders, as the relay builds
+    them: the payloads the rules write are the ones the CFX mapping reads."""
+    line = build_line(session, boards=2)
+    op = line.users["operator"]
+    slots = [{"slot": "F01", "part": "RC0603-10K", "alternates": [], "designators": ["R1"]},
+             {"slot": "F02", "part": "CC0603-100N", "alternates": [], "designators": ["C1"]}]
+    setups.create_setup(session, line.users["admin"], "PCB", "A", "PLACE", slots)
+    for reel, part in (("R-A", "RC0603-10K"), ("R-B", "RC0603-10K"), ("C-A", "CC0603-100N")):
+        reels.register_reel(session, op, id=reel, part=part, quantity=100, lot="L-" + reel)
+    feeders.load(session, op, "T-PLACE", "WO-1", "F01", "R-A")
+    feeders.load(session, op, "T-PLACE", "WO-1", "F02", "C-A")
+    for station in ("T-PRINT", "T-SPI", "T-PLACE"):
+        scanning.scan(session, station, line.serials[0], op)  # R-A gives one part to the board
+    feeders.load(session, op, "T-PLACE", "WO-1", "F01", "R-B")  # a splice
+    feeders.unload(session, op, "T-PLACE", "F02")
+    session.commit()
+    cfg = config_from(parse({"mqtt": {"url": "mqtt://localhost"}, "lines": [{"id": "L1"}]}))
+    messages = cfx.Messages(session, cfg, "T")
+    names = {}
+    for ev in session.exec(select(Event).where(Event.kind.startswith("feeder."))
+                           .order_by(Event.id)):
+        topic, payload = messages.build(ev)
+        names.setdefault(topic.rsplit("/", 1)[1], []).append(json.loads(payload)["MessageBody"])
+    assert len(names["MaterialsLoaded"]) == 2
+    assert names["MaterialsLoaded"][0]["Materials"][0]["MaterialPackage"] == {
+        "UniqueIdentifier": "R-A", "InternalPartNumber": "RC0603-10K", "Quantity": 100.0}
+    splice, = names["SplicePointDetected"]
+    assert splice["DepletedMaterial"]["MaterialPackage"] == {
+        "UniqueIdentifier": "R-A", "InternalPartNumber": "RC0603-10K", "Quantity": 99.0}
+    assert splice["NewlyActiveMaterial"]["MaterialPackage"]["UniqueIdentifier"] == "R-B"
+    assert splice["NewlyActiveMaterial"]["LocationName"] == "F01"
+    assert names["MaterialsUnloaded"] == [{"MaterialPackageIdentifiers": ["C-A"]}]

@@ -9,6 +9,13 @@ Event kinds and their CFX messages (field names as the IPC-CFX SDK writes them):
                                     hold; a single board's hold goes to event/hold-placed
   board.scrapped                    UnitsDisqualified (DefectiveRepairNotPossible, the reason)
   station.state_set                 StationStateChanged (SEMI E10 codes as strings, "5000")
+  feeder.loaded                     MaterialsLoaded (the reel at its slot: MaterialLocation with
+                                    the MaterialPackage; no CarrierInformation, loaded straight
+                                    to the station's slot, the SDK's first case)
+  feeder.loaded, spliced            SplicePointDetected (DepletedMaterial the reel replaced,
+                                    with its part and what it has left; NewlyActiveMaterial
+                                    the new one; both at the slot)
+  feeder.unloaded                   MaterialsUnloaded (MaterialPackageIdentifiers: the reel)
   anything else                     event/{kind}: the same envelope, MessageName
                                     "SMTStation.Event", the payload without PINs, passwords,
                                     tokens or badges (user.*, badge.*, token.* included)
@@ -25,7 +32,7 @@ from datetime import UTC, datetime
 from sqlmodel import Session, select
 
 from station.line.state import slug
-from station.models import Board, Event, Station
+from station.models import Board, Event, Reel, Station
 from station.mqtt import topics
 from station.mqtt.config import MqttConfig
 
@@ -64,11 +71,41 @@ def _operator(name: str) -> dict:
 def _stencil(stencil_id: str | None) -> dict | None:
     return None if not stencil_id else {"$type": STENCIL, "UniqueIdentifier": stencil_id,
                                         "Name": stencil_id}
-def cfx_body(ev: Event, position) -> tuple[str, dict] | None:
+def _material(station: str | None, slot: str | None, reel: str | None, part: str | None,
+              quantity) -> dict:
+    """A CFX MaterialLocation: a reel (MaterialPackage) at a station's slot, no carrier."""
+    return {"LocationIdentifier": f"{station}:{slot}" if station and slot else None,
+            "LocationName": slot, "MaterialPackage": {
+                "UniqueIdentifier": reel, "InternalPartNumber": part,
+                "Quantity": float(quantity or 0)},
+            "CarrierInformation": None}
+
+
+def _materials(ev: Event, p: dict, reel) -> tuple[str, dict] | None:
+    """Loading, splicing and unloading at a placement station as CFX.Materials.Storage."""
+    station = p.get("station") or ev.station_id
+    if ev.kind == "feeder.unloaded":
+        return "CFX.Materials.Storage.MaterialsUnloaded", {
+            "MaterialPackageIdentifiers": [p["reel"]] if p.get("reel") else []}
+    new = _material(station, p.get("slot"), p.get("reel"), p.get("part"), p.get("quantity"))
+    if not (p.get("spliced") and p.get("previous_reel")):
+        return "CFX.Materials.Storage.MaterialsLoaded", {"Materials": [new]}
+    # the reel a splice replaced: its own part (the new one may be an alternate) and what it
+    # has left, read when published (off the feeder, it no longer changes)
+    old_reel = reel(p["previous_reel"])
+    old = _material(station, p.get("slot"), p["previous_reel"],
+                    old_reel.part if old_reel else p.get("part"),
+                    old_reel.quantity if old_reel else 0)
+    return "CFX.Materials.Storage.SplicePointDetected", {"DepletedMaterial": old,
+                                                        "NewlyActiveMaterial": new}
+
+
+def cfx_body(ev: Event, position, reel=lambda _id: None) -> tuple[str, dict] | None:
     """The CFX message name and body for an event, or None when CFX has no message for it.
 
-    `position(serial)` answers a board's position on its panel. Field names are the SDK's
-    (mind TransactionID in WorkCompleted, TransactionId in UnitsTested).
+    `position(serial)` answers a board's position on its panel, `reel(id)` a Reel or None.
+    Field names are the SDK's (mind TransactionID in WorkCompleted, TransactionId in
+    UnitsTested).
     """
     p, kind = ev.payload or {}, ev.kind
     serial = ev.subject.partition(":")[2] if ev.subject.startswith("board:") else None
@@ -93,6 +130,8 @@ def cfx_body(ev: Event, position) -> tuple[str, dict] | None:
                                     "SampleSize": None},
             "TestedUnits": [{"UnitIdentifier": serial, "UnitPositionNumber": position(serial),
                              "OverallResult": result, "Tests": tests}]}
+    if kind in ("feeder.loaded", "feeder.unloaded"):
+        return _materials(ev, p, reel)
     if kind == "stencil.mounted":
         return "CFX.ResourcePerformance.ToolChanged", {
             "OldTool": _stencil(p.get("previous")), "ReturnedToHolder": None,
@@ -154,10 +193,14 @@ class Messages:
             self._positions[serial] = (board.panel_position if board else None) or 1
         return self._positions.get(serial, 1)
 
+    def reel(self, reel_id: str) -> Reel | None:
+        """A reel by its id (a splice names the one it replaced)."""
+        return self.session.get(Reel, reel_id)
+
     def build(self, ev: Event) -> tuple[str, bytes]:
         """The topic and JSON payload of one event."""
         source = f"{self.enterprise}.smtstation.{slug(ev.station_id or self.node_line)}"
-        found = cfx_body(ev, self.position)
+        found = cfx_body(ev, self.position, self.reel)
         if found is not None:
             name, body = found
             topic = topics.cfx_topic(self.base(ev.station_id), name)
