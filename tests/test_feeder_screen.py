@@ -4,11 +4,11 @@ import re
 
 import pytest
 from conftest import build_line
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from station.line import scanning
 from station.material import reels, setups
-from station.models import Event
+from station.models import Event, Reel
 
 PLACE = "T-PLACE"
 HX = {"HX-Request": "true"}
@@ -252,3 +252,24 @@ def test_a_product_without_a_feeder_setup_shows_a_blue_material_tile(screen, lin
     masterdata.create_order(session, admin_user, "WO-2", "CUST", "PCB2", "A", 2, "2.50")
     page = screen.get("/orders/WO-2/readiness").get_data(as_text=True)
     assert re.search(r'class="ready-tile info" data-item="feeder_setup"', page)
+
+
+def test_a_reel_is_registered_on_the_reels_page_by_label_or_by_typed_fields(client, app, line):
+    client.post("/login", data={"badge": "10001", "pin": "1234"})
+    assert client.get("/reels").status_code == 200
+    label = "[)>\x1e06\x1dPRC0402-10K\x1dQ5000\x1d1TLOT-77\x1d10D2540\x1dSREEL-PAGE-1\x1e\x04"
+    r = client.post("/reels", data={"label": label, "msl": "3"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    r = client.post("/reels", data={"id": "REEL-PAGE-2", "part": "GRM155-100N", "quantity": "10000",
+                                    "lot": "L9", "msl": "1"})
+    assert r.status_code == 302
+    with Session(app.extensions["engine"]) as s:
+        typed, scanned = s.get(Reel, "REEL-PAGE-2"), s.get(Reel, "REEL-PAGE-1")
+        assert (scanned.part, scanned.quantity, scanned.lot, scanned.msl) == (
+            "RC0402-10K", 5000, "LOT-77", "3")
+        assert (typed.part, typed.quantity, typed.msl) == ("GRM155-100N", 10000, "1")
+    html = client.post("/reels", data={"id": "REEL-PAGE-3", "part": "X", "quantity": "many"}) \
+        .get_data(as_text=True)
+    assert "INVALID_INPUT" in html and "REEL-PAGE-3" not in html.split('id="reels"')[1]
+    html = client.get("/reels").get_data(as_text=True)
+    assert 'data-reel="REEL-PAGE-1"' in html and 'data-reel="REEL-PAGE-2"' in html

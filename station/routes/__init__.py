@@ -15,6 +15,7 @@ from station.routes import (
     orders,
     profiles,
     readiness,
+    reels,
     scans,
     shipping,
     web,
@@ -22,7 +23,7 @@ from station.routes import (
 
 # One blueprint module per floor concept: `bp` for its pages, `api` for its /api/v1 part.
 MODULES = (api, auth, scans, boards, orders, masterdata, profiles, readiness, fct, labels,
-           shipping, line, material, feeder_setups)
+           shipping, line, material, feeder_setups, reels)
 
 
 def init_app(app) -> None:
