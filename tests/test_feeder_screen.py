@@ -273,3 +273,28 @@ def test_a_reel_is_registered_on_the_reels_page_by_label_or_by_typed_fields(clie
     assert "INVALID_INPUT" in html and "REEL-PAGE-3" not in html.split('id="reels"')[1]
     html = client.get("/reels").get_data(as_text=True)
     assert 'data-reel="REEL-PAGE-1"' in html and 'data-reel="REEL-PAGE-2"' in html
+
+
+def test_a_bake_and_dry_storage_are_recorded_by_scanning_the_reel(client, app, line):
+    client.post("/login", data={"badge": "10001", "pin": "1234"})
+    label = "[)>\x1e06\x1dPRC0402-10K\x1dQ5000\x1d1TLOT-78\x1dSREEL-MSD-1\x1e\x04"
+    assert client.post("/reels", data={"label": label, "msl": "3"}).status_code == 302
+
+    def reel() -> Reel:
+        with Session(app.extensions["engine"]) as s:
+            return s.get(Reel, "REEL-MSD-1")
+
+    for action, stored in (("dry_in", True), ("dry_out", False)):
+        r = client.post("/reels/floor-life", data={"reel": label, "action": action})
+        assert r.status_code == 302
+        assert (reel().exposed_since is None) is stored
+    assert client.post("/reels/floor-life", data={"reel": "REEL-MSD-1", "action": "bake"}) \
+        .status_code == 302
+    assert reel().baked_at is not None and reel().floor_used_s == 0
+    html = client.post("/reels/floor-life", data={"reel": "REEL-MSD-1", "action": "melt"}) \
+        .get_data(as_text=True)
+    assert "INVALID_INPUT" in html
+    with Session(app.extensions["engine"]) as s:
+        kinds = s.exec(select(Event.kind).where(Event.subject == "reel:REEL-MSD-1")
+                       .order_by(Event.id)).all()
+    assert kinds == ["reel.registered", "reel.dry_stored", "reel.dry_removed", "reel.baked"]

@@ -16,7 +16,6 @@ from station.masterdata import find_order
 from station.material import feeders, reels, setups
 from station.models import Board, BoardStep, FeederLoad, Reel, Station, User, WorkOrder
 
-REEL_ID_FIELDS = ("S", "3S")  # ECIA EIGP-114: the reel's (package's) own serial
 UNLOAD = "UNLOAD"  # the command label (printed at the station) scanned after a slot frees it
 
 
@@ -85,7 +84,7 @@ def placement_scan(session: Session, station: Station, scan: Scan, user: User,
         return _unload(session, station, scan, user, loading, armed)
     reel_like = _reel_like(session, scan)
     if reel_like and armed is None:
-        raise ScanSlotFirst(reel=_reel_id(scan) or scan.code)
+        raise ScanSlotFirst(reel=reels.reel_id(scan) or scan.code)
     number = current_order(session, station.id, loading)
     if number is None:
         if scan.kind is None:
@@ -115,7 +114,7 @@ def _load(session: Session, station: Station, scan: Scan, user: User, loading: L
           armed, labels: LabelRules | None) -> dict:
     """The reel scanned for the armed slot, registered first when its label is new; loaded."""
     loading.disarm(station.id)  # one reel per slot scan, refused or not
-    reel = _reel_id(scan)
+    reel = reels.reel_id(scan)
     if reel is None or session.get(Reel, reel) is None:
         if scan.format != "plain":
             reel = reels.register_reel(session, user, label=scan.raw, rules=labels).id
@@ -135,18 +134,11 @@ def _board_order(session: Session, code: str | None) -> str | None:
                         .limit(1)).first()
 
 
-def _reel_id(scan: Scan) -> str | None:
-    """The reel id a scan carries: a reel label's serial field, or a plain code."""
-    if scan.format == "plain":
-        return scan.code
-    return next((scan.fields[f] for f in REEL_ID_FIELDS if scan.fields.get(f)), None)
-
-
 def _reel_like(session: Session, scan: Scan) -> bool:
     """True for a registered reel's id or a reel label (it names a part)."""
     if scan.format == "iso15434" and ("P" in scan.fields or "1P" in scan.fields):
         return True
-    reel = _reel_id(scan)
+    reel = reels.reel_id(scan)
     return reel is not None and session.get(Reel, reel) is not None
 
 

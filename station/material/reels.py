@@ -7,7 +7,7 @@ from sqlmodel import Session
 
 from station import events, people
 from station.errors import N_, Conflict, InvalidCode, InvalidInput, NotFound, Text
-from station.line.codes import BadCode, Label, LabelRules, check_plain, understand
+from station.line.codes import BadCode, Label, LabelRules, Scan, check_plain, understand
 from station.material.floorlife import FLOOR_LIFE_H, used_s
 from station.models import Reel, User, utcnow
 
@@ -26,6 +26,14 @@ REEL_LABELS = (Label("reel", "S", "iso15434", ("S",), ("*",)),
 
 def _first(fields: dict, names) -> str | None:
     return next((fields[n] for n in names if fields.get(n)), None)
+
+
+def reel_id(scan: Scan) -> str | None:
+    """The reel id a scan carries: a reel label's serial field (ECIA S or 3S, GS1 21), or a
+    plain code."""
+    if scan.format == "plain":
+        return scan.code
+    return next((scan.fields[f] for f in LABEL_FIELDS["id"] if scan.fields.get(f)), None)
 
 
 def read_label(label, rules: LabelRules | None = None) -> dict:

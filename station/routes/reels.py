@@ -5,6 +5,7 @@ from sqlmodel import select
 
 from station.db import get_session
 from station.errors import N_, InvalidInput, StationError
+from station.line.desk import read_label
 from station.material import reels
 from station.models import Reel
 from station.routes.web import login_required, rules, translate_error
@@ -31,6 +32,27 @@ def register_reel():
             error = translate_error(err)
     newest = session.exec(select(Reel).order_by(Reel.created_at.desc()).limit(SHOWN)).all()
     return render_template("reels.html", reels=newest, error=error, form=request.form)
+
+
+@bp.post("/reels/floor-life")
+@login_required("floor")
+def record_floor_life():
+    """A reel scanned going into the bake oven, into dry storage, or out of it."""
+    session, f = get_session(), request.form
+    try:
+        scan = read_label(f.get("reel", ""), rules().labels)
+        reel = reels.reel_id(scan) or scan.code
+        if f.get("action") == "bake":
+            reels.record_bake(session, g.user, reel)
+        elif f.get("action") in ("dry_in", "dry_out"):
+            reels.record_dry(session, g.user, reel, f["action"] == "dry_in")
+        else:
+            raise InvalidInput(N_("choose bake, into dry storage or out of dry storage"))
+    except StationError as err:
+        session.rollback()
+        newest = session.exec(select(Reel).order_by(Reel.created_at.desc()).limit(SHOWN)).all()
+        return render_template("reels.html", reels=newest, error=translate_error(err), form={})
+    return redirect(url_for("reels.register_reel"))
 
 
 def _whole(value) -> int | None:
