@@ -60,6 +60,7 @@ def test_a_wrong_reel_is_red_and_holds_the_board_until_the_right_one_is_green(pa
     page.goto(f"{url}/station/T-PLACE")
     expect(page.locator("#badge")).to_be_focused()
     scanner_types(page, OPERATOR_BADGE, "Tab")
+    expect(page.locator("#pin")).to_be_focused()
     scanner_types(page, PIN)
     expect(page).to_have_url(f"{url}/station/T-PLACE")
     slot = page.locator("#feeders [data-slot=F01]")

@@ -503,3 +503,20 @@ def test_a_chinese_speaking_user_gets_a_chinese_page(app, line, new_user):
     sign_in(other)
     (html,) = Elements(other.get("/station/T-PRINT").get_data(as_text=True)).find("html")
     assert html["lang"] == "en"
+
+
+def test_a_scan_sent_before_the_screens_scripts_ran_is_taken_with_the_forms_token(csrf_app):
+    # A scanner firing as the page loads submits the form itself, without htmx: the scan is
+    # taken and the whole screen comes back with its result, not a CSRF error page.
+    client = csrf_app.test_client()
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    client.post("/login", data={"badge": "30001", "pin": "1234", "csrf_token": token})
+    page = client.get("/station/C-PRINT").get_data(as_text=True)
+    form = page[page.index('<form id="scan"'):]
+    form = form[:form.index("</form>")]  # the scan form carries its own token
+    r = client.post("/station/C-PRINT/scan", data={"code": "CO-00001",
+                                                   "csrf_token": csrf_token(form)})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "<html" in html and 'data-outcome="accepted"' in html
+    with Session(csrf_app.extensions["engine"]) as s:
+        assert s.exec(select(func.count()).select_from(BoardStep)).one() == 1

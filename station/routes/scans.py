@@ -20,6 +20,7 @@ from station.line.shifts import shift_start
 from station.models import Station, User, utcnow
 from station.routes.web import (
     api_user,
+    is_htmx,
     json_body,
     login_required,
     rules,
@@ -132,6 +133,10 @@ def scan_at_station(station_id):
                       loading=desk.loading)
     if taken.signed_in is not None:
         _become(taken.signed_in, desk.operators.current(station.id))
+    if not is_htmx():  # a scan sent before the page's scripts ran: the whole screen, with it
+        return render_template("station.html", result=present(taken.result),
+                               feed_after=desk.feed.last_seq(), feed_poll_ms=FEED_POLL_MS,
+                               **_screen_context(station))
     return render_template("_scan_result.html", result=present(taken.result), swap_status=True,
                            became=taken.signed_in, **_screen_context(station))
 
