@@ -483,9 +483,11 @@ ENQUIRY_PATHS = {
         "A drafted quotation; `stale` lists what changed since (rates, data_package)",
         "any signed-in role", answer=DRAFT, params=("quotation_id",))},
     "/api/v1/quotations/{quotation_id}/lines": {"post": op(
-        "Change one line's count or rate for one quantity (a new code adds a line with both); "
+        "Change one line's count or rate for one quantity (a new code adds a line with both "
+        "and its text); "
         "409 QUOTATION_SENT once sent", "admin, finance",
-        _obj(["quantity", "code"], quantity=INT, code=STR, count=INT, rate=MONEY), 200, DRAFT,
+        _obj(["quantity", "code"], quantity=INT, code=STR, count=INT, rate=MONEY, text=STR),
+        200, DRAFT,
         params=("quotation_id",))},
     "/api/v1/quotations/{quotation_id}/send": {"post": op(
         "Send the quotation: its lines freeze, the enquiry keeps its hours to quote",

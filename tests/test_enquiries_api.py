@@ -135,8 +135,10 @@ def test_edit_send_confirm_creates_the_order(api, session):
     assert setup["amount"] == "250.00"
     assert Decimal(first["total"]) == Decimal(q["quantities"][0]["total"]) - 50
     r = api.post(f"/api/v1/quotations/{q['id']}/lines",
-                 {"quantity": 100, "code": "FREIGHT", "count": 1, "rate": "80"}, "finance")
+                 {"quantity": 100, "code": "FREIGHT", "count": 1, "rate": "80",
+                  "text": "Freight to Hong Kong"}, "finance")
     assert r.status_code == 200
+    assert r.get_json()["quantities"][0]["lines"][-1]["text"] == "Freight to Hong Kong"
     total = Decimal(r.get_json()["quantities"][0]["total"])
     assert api.post(f"/api/v1/quotations/{q['id']}/confirm", {"quantity": 100},
                     "finance").get_json()["error"]["code"] == "QUOTATION_NOT_SENT"
@@ -266,3 +268,29 @@ def test_confirm_is_finance_or_admin(api):
                         role).status_code == 403
     assert api.post(f"/api/v1/quotations/{q['id']}/confirm", {"quantity": 100},
                     "admin").status_code == 200
+
+
+def test_every_change_writes_its_event(api, session):
+    enquiry_id = enquire(api).get_json()["id"]
+    q = drafted(api, enquiry_id)
+    api.post(f"/api/v1/quotations/{q['id']}/lines", {"quantity": 100, "code": "FCT", "count": 0},
+             "finance")
+    api.post(f"/api/v1/quotations/{q['id']}/send", None, "finance")
+    api.post(f"/api/v1/quotations/{q['id']}/confirm", {"quantity": 100}, "finance")
+    api.post("/api/v1/customers/CUST/audits", AUDIT, "qa")
+    api.post("/api/v1/customers/CUST/audit-required", {"audit_required": True}, "admin")
+    kinds = set(session.exec(select(Event.kind)))
+    assert {"enquiry.received", "quotation.drafted", "quotation.line_edited", "quotation.sent",
+            "order.created", "quotation.written", "quotation.confirmed", "audit.recorded",
+            "customer.audit_required_set"} <= kinds
+    session.commit()
+
+
+def test_a_change_of_rates_makes_the_quotation_stale(app, api, session):
+    from dataclasses import replace
+
+    q = drafted(api, enquire(api).get_json()["id"])
+    row = enquiries.find_quotation(session, q["id"])
+    newer = replace(app.extensions["quoting"], version=app.extensions["quoting"].version + 1)
+    assert enquiries.quotation_view(session, row, newer)["stale"] == ["rates"]
+    session.commit()

@@ -97,7 +97,7 @@ def edit_line(user, quotation_id):
     """Change a line's count or rate for one quantity before the quotation is sent."""
     d = json_body()
     row = enquiries.edit_line(get_session(), user, quotation_id, d.get("quantity"),
-                              d.get("code"), d.get("count"), d.get("rate"))
+                              d.get("code"), d.get("count"), d.get("rate"), d.get("text"))
     return jsonify(_quotation(row))
 
 

@@ -187,8 +187,8 @@ def _of_quantity(row: QuotationDraft, quantity) -> int:
 
 
 def edit_line(session: Session, by: User, quotation_id, quantity, code, count=None,
-              rate=None) -> QuotationDraft:
-    """Change a line's count or rate (a new line by its code) before the quotation is sent."""
+              rate=None, text=None) -> QuotationDraft:
+    """Change a line's count or rate (a new line by its code and text) before it is sent."""
     people.require(by, "quote")
     row = find_quotation(session, quotation_id)
     if row.sent_at is not None:
@@ -211,7 +211,9 @@ def edit_line(session: Session, by: User, quotation_id, quantity, code, count=No
         if count is None or rate is None:
             raise NotFound(what=Text(N_("quotation line")), key=code)
         valid_code(code, "code")
-        lines.append(quoting.line(code, count, rate, text=code))
+        if text is not None and (not isinstance(text, str) or len(text) > 200):
+            raise InvalidInput(N_("a line's text is at most 200 characters"))
+        lines.append(quoting.line(code, count, rate, text=(text or "").strip() or code))
     else:
         lines[lines.index(old)] = quoting.line(
             code, old["count"] if count is None else count, old["rate"] if rate is None else rate,
