@@ -294,3 +294,9 @@ def test_a_change_of_rates_makes_the_quotation_stale(app, api, session):
     newer = replace(app.extensions["quoting"], version=app.extensions["quoting"].version + 1)
     assert enquiries.quotation_view(session, row, newer)["stale"] == ["rates"]
     session.commit()
+
+
+@pytest.mark.parametrize("hours, colour", [(0, "green"), (16.0, "green"), (16.01, "yellow"),
+                                           (24.0, "yellow"), (24.01, "red"), (300, "red")])
+def test_the_24_hour_promise_colours(hours, colour):
+    assert enquiries.colour(hours) == colour
