@@ -129,6 +129,9 @@ def test_a_sent_quotation_keeps_its_hours_and_one_quantity_becomes_the_order(
     html = client.get(f"/quotations/{row.id}").get_data(as_text=True)
     assert 'data-sent="true"' in html and "Change" not in html
     assert "Confirm 500 boards" in html
+    listed = client.get("/enquiries").get_data(as_text=True)
+    assert f'data-enquiry="{row.enquiry_id}"' not in listed  # no longer open
+    assert f'data-quoted="{row.enquiry_id}"' in listed and 'data-colour="green">0.0 h<' in listed
     r = client.post(f"/quotations/{row.id}", data={"action": "confirm", "quantity": "500"})
     assert r.status_code == 302
     session.expire_all()
@@ -139,6 +142,21 @@ def test_a_sent_quotation_keeps_its_hours_and_one_quantity_becomes_the_order(
     session.commit()
     html = client.get(f"/quotations/{row.id}").get_data(as_text=True)
     assert f'data-order="{order.number}"' in html and "Confirm 500 boards" not in html
+
+
+def test_confirming_for_a_customer_who_requires_an_audit_is_refused_on_the_page(
+        client, session, line, app):
+    row = drafted(session, line, app)
+    audits.set_audit_required(session, line.users["finance"], "CUST", True)
+    enquiries.send_quotation(session, line.users["finance"], row.id)
+    sign_in(client)
+    r = client.post(f"/quotations/{row.id}", data={"action": "confirm", "quantity": "100"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 409 and "AUDIT_REQUIRED" in html and "CUST" in html
+    assert "Confirm 100 boards" in html  # still there to try again once audited
+    zh = client.post(f"/quotations/{row.id}?lang=zh_CN", data={"action": "confirm",
+                                                               "quantity": "100"})
+    assert zh.status_code == 409 and "AUDIT_REQUIRED" in zh.get_data(as_text=True)
 
 
 def test_the_printable_page_has_the_factory_name_and_print_css(client, session, line, app):
@@ -193,6 +211,19 @@ def test_the_customer_page_shows_the_latest_audit_and_its_open_findings(client, 
     assert html.count('class="finding"') == 1 and "Stencil log unsigned" in html  # closed
     zh = client.get("/customers/CUST?lang=zh_CN").get_data(as_text=True)
     assert "审核" in zh and "Open findings" not in zh
+
+
+def test_qa_closes_an_open_finding_on_the_customer_page(client, audited):
+    sign_in(client, "qa")
+    html = client.get("/customers/CUST").get_data(as_text=True)
+    (finding,) = re.findall(r'class="finding" data-finding="(\d+)"', html)
+    r = client.post("/customers/CUST", data={"action": "close", "finding": finding})
+    assert r.status_code == 302
+    html = client.get("/customers/CUST").get_data(as_text=True)
+    assert 'class="finding"' not in html and "None open." in html
+    assert "Closed findings (2)" in html
+    r = client.post("/customers/CUST", data={"action": "close", "finding": "x"})
+    assert r.status_code == 400 and "INVALID_INPUT" in r.get_data(as_text=True)
 
 
 def test_finance_toggles_audit_required_and_an_operator_cannot(client, session, line):

@@ -71,7 +71,11 @@ def _enquiries_page(session, error=None, status=200):
     """The enquiries page, with an error of the last action if any."""
     customers = session.exec(select(Customer).order_by(Customer.code)).all()
     products = session.exec(select(Product).order_by(Product.code, Product.revision)).all()
+    quoted = session.exec(select(Enquiry).where(Enquiry.quoted_at.is_not(None),
+                                                Enquiry.order_id.is_(None))
+                          .order_by(Enquiry.quoted_at.desc()).limit(50)).all()
     return render_template("enquiries.html", enquiries=enquiries.open_enquiries(session, utcnow()),
+                           quoted=[enquiries.enquiry_view(session, e) for e in quoted],
                            customers=customers, products=products, error=error,
                            form=request.form), status
 
