@@ -1,5 +1,6 @@
 """The office pages of issue 17 through the Flask client: enquiries, quotations, customers."""
 
+import hashlib
 import io
 import re
 from datetime import date, timedelta
@@ -224,6 +225,28 @@ def test_qa_closes_an_open_finding_on_the_customer_page(client, audited):
     assert "Closed findings (2)" in html
     r = client.post("/customers/CUST", data={"action": "close", "finding": "x"})
     assert r.status_code == 400 and "INVALID_INPUT" in r.get_data(as_text=True)
+
+
+def test_qa_records_an_audit_with_its_report_on_the_customer_page(client, line):
+    sign_in(client, "qa")
+    report = b"%PDF-1.4 audit report"
+    r = client.post("/customers/CUST", content_type="multipart/form-data", data={
+        "action": "audit", "date": "2026-11-20", "auditor": "Zhang Min", "company": "Buyer GmbH",
+        "scope": "SMT, FCT", "result": "passed_with_findings",
+        "findings": "Feeder log missing | 2026-12-15\n\nNo ESD floor check\n",
+        "report": (io.BytesIO(report), "audit.pdf")})
+    assert r.status_code == 302
+    html = client.get("/customers/CUST").get_data(as_text=True)
+    assert "Zhang Min" in html and "audit.pdf" in html
+    assert hashlib.sha256(report).hexdigest() in html
+    assert html.count('class="finding"') == 2 and "due 2026-12-15" in html
+    r = client.post("/customers/CUST", data={"action": "audit", "date": "2026-11-20",
+                                             "auditor": "Zhang Min", "company": "Buyer GmbH",
+                                             "result": "passed_with_findings"})
+    assert r.status_code == 400 and "INVALID_INPUT" in r.get_data(as_text=True)
+    client.post("/logout")
+    sign_in(client)  # finance sees the audit, not the form
+    assert "Record the audit" not in client.get("/customers/CUST").get_data(as_text=True)
 
 
 def test_finance_toggles_audit_required_and_an_operator_cannot(client, session, line):

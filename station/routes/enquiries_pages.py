@@ -150,6 +150,26 @@ def print_quotation(quotation_id):
                            factory=settings().site.name)
 
 
+def _findings(text: str) -> list[dict]:
+    """One finding a line, its due date after a bar: 'ESD straps untested | 2026-12-01'."""
+    found = []
+    for raw in text.splitlines():
+        finding, _, due = raw.partition("|")
+        if finding.strip():
+            found.append({"text": finding.strip(), "due": due.strip() or None})
+    return found
+
+
+def _record_audit(session, code: str, f) -> None:
+    """The customer's audit from the page's form, with its report file if one was chosen."""
+    report = request.files.get("report")
+    audits.record_audit(session, g.user, code, f.get("date"), f.get("auditor"),
+                        f.get("company"), f.get("result"), _findings(f.get("findings", "")),
+                        scope=f.get("scope") or None,
+                        report=(report.filename, report.read()) if report and report.filename
+                        else None)
+
+
 @bp.route("/customers/<code>", methods=("GET", "POST"))
 @login_required()
 def show_customer(code):
@@ -160,6 +180,8 @@ def show_customer(code):
         try:
             if f.get("action") == "close":
                 audits.close_finding(session, g.user, _whole(f.get("finding"), "finding"))
+            elif f.get("action") == "audit":
+                _record_audit(session, code, f)
             else:
                 audits.set_audit_required(session, g.user, code, f.get("required") == "1")
             return redirect(url_for("enquiry_pages.show_customer", code=code))
