@@ -12,6 +12,7 @@ from station import config, db, i18n
 from station.config import load_settings
 from station.paths import HOME, ROOT
 from station.readiness.reflow import load_windows
+from station.shipping.quoting import load_rates
 
 csrf = CSRFProtect()
 
@@ -37,6 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     config.install(app, settings)  # the one place routes read them from: routes.web.settings()
     db.init_app(app)
     app.extensions["pastes"] = load_windows(ROOT / settings.reflow.pastes)
+    app.extensions["quoting"] = load_rates(ROOT / settings.shipping.quoting)
     i18n.init_app(app)
     csrf.init_app(app)
 

@@ -65,6 +65,7 @@ def _printer_default(name: str):
 
 
 class Site(Section):
+    name: Text = "SMT line station"  # the factory's name, printed on quotations
     enterprise: Text = "acme"
     site: Text = "plant1"
     area: Text = "smt"
@@ -242,6 +243,7 @@ class StationSpec(Section):
 
 class Shipping(Section):
     box_capacity: Whole = Field(scanning.ScanRules.box_capacity, ge=1, le=10_000)
+    quoting: Text = "config/quoting.toml"  # the rates quotations are drafted from
 
 
 class Settings(Section):

@@ -58,6 +58,7 @@ class Customer(SQLModel, table=True):
     requested_terms: str = Field(default="prepaid", max_length=16)
     terms_approved_by_id: int | None = Field(default=None, foreign_key="user.id")
     terms_approved_at: datetime | None = None
+    audit_required: bool = False  # a passed audit before its first order is confirmed
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -506,3 +507,66 @@ class BoardMaterial(SQLModel, table=True):
     date_code: str | None = Field(default=None, max_length=16)
     designators: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     at: datetime = Field(default_factory=utcnow)
+
+
+class Enquiry(SQLModel, table=True):
+    """A customer's request for a quotation: product revision, quantities, due date."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    quantities: list = Field(sa_column=Column(JSON, nullable=False))  # [int]
+    due: date | None = None
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+    quoted_at: datetime | None = None  # when its quotation went out
+    hours_to_quote: float | None = None  # received to sent, kept when the quotation goes out
+    order_id: int | None = Field(default=None, foreign_key="work_order.id")
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+
+
+class QuotationDraft(SQLModel, table=True):
+    """A quotation drafted from a data package, per quantity asked; edited, sent, confirmed."""
+
+    __tablename__ = "quotation_draft"
+    id: int | None = Field(default=None, primary_key=True)
+    enquiry_id: int = Field(foreign_key="enquiry.id", index=True)
+    rates_version: int
+    currency: str = Field(max_length=3)
+    package_id: int = Field(foreign_key="data_package.id")
+    package_sha256: dict = Field(sa_column=Column(JSON, nullable=False))  # role -> sha256
+    lines: list = Field(sa_column=Column(JSON, nullable=False))  # per quantity, money as text
+    sent_at: datetime | None = None
+    confirmed_quantity: int | None = None
+    quotation_id: int | None = Field(default=None, foreign_key="quotation.id")  # the order's
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Audit(SQLModel, table=True):
+    """A customer's audit of the factory: who, when, scope, result, the report's hash."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    date: date
+    auditor: str = Field(max_length=128)
+    company: str = Field(max_length=128)
+    scope: str = Field(default="", max_length=500)
+    result: str = Field(max_length=24)  # passed, passed_with_findings, failed
+    report_name: str | None = Field(default=None, max_length=255)
+    report_sha256: str | None = Field(default=None, max_length=64)
+    report: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditFinding(SQLModel, table=True):
+    """One finding of an audit, open until closed."""
+
+    __tablename__ = "audit_finding"
+    id: int | None = Field(default=None, primary_key=True)
+    audit_id: int = Field(foreign_key="audit.id", index=True)
+    text: str = Field(max_length=1000)
+    due: date | None = None
+    closed_at: datetime | None = None
+    closed_by_id: int | None = Field(default=None, foreign_key="user.id")
+    note: str = Field(default="", max_length=500)

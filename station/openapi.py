@@ -431,6 +431,92 @@ MATERIAL_PATHS = {
 }
 PATHS.update(MATERIAL_PATHS)
 
+# Issue 17: enquiries, quotations drafted from the data package, the customers' audits.
+LINE = _obj(code=STR, text=STR, count=INT, rate=MONEY, amount=MONEY)
+QUANTITY = _obj(quantity=INT, lines=_arr(LINE), total=MONEY, per_board=MONEY)
+DRAFT = _obj(id=INT, enquiry=INT, rates_version=INT, currency=STR, package=INT,
+             package_sha256=_obj(gerber=STR, bom=STR, centroid=STR), quantities=_arr(QUANTITY),
+             created_at=STR, sent_at=STR, confirmed_quantity=INT, order=STR,
+             stale=_arr({"enum": ["rates", "data_package"]}))
+ENQUIRY = _obj(id=INT, customer=STR, customer_name=STR, product=STR, revision=STR,
+               quantities=_arr(INT), due=STR, received_at=STR, quoted_at=STR, hours=NUM,
+               colour={"enum": ["green", "yellow", "red"]}, hours_to_quote=NUM,
+               quotations=_arr(INT), order=STR)
+ENQUIRY_BODY = _obj(["customer", "product", "revision", "quantities"], customer=STR,
+                    product=STR, revision=STR, quantities=_arr(INT), due=STR)
+FINDING = _obj(id=INT, text=STR, due=STR, closed_at=STR, note=STR)
+AUDIT = _obj(id=INT, date=STR, auditor=STR, company=STR, scope=STR,
+             result={"enum": ["passed", "passed_with_findings", "failed"]}, report_name=STR,
+             report_sha256=STR, created_at=STR, findings=_arr(FINDING))
+AUDIT_BODY = _obj(["date", "auditor", "company", "result"], date=STR, auditor=STR, company=STR,
+                  scope=STR, result={"enum": ["passed", "passed_with_findings", "failed"]},
+                  findings=_arr({"oneOf": [STR, _obj(["text"], text=STR, due=STR)]}))
+
+
+def _also_multipart(doc: dict, schema: dict) -> dict:
+    """An operation whose body is JSON or a multipart form."""
+    doc["requestBody"]["content"]["multipart/form-data"] = {"schema": schema}
+    return doc
+
+
+ENQUIRY_PATHS = {
+    "/api/v1/enquiries": {
+        "post": _also_multipart(op(
+            "Record a customer's enquiry; multipart with `gerber` (zip), `bom`, `centroid` "
+            "checks and stores the data package for the product revision (quantities as "
+            "\"100, 500\" or a JSON list)", "admin, finance", ENQUIRY_BODY, 201,
+            _obj(id=INT, received_at=STR)),
+            {**ENQUIRY_BODY, "properties": {**ENQUIRY_BODY["properties"], "quantities": STR,
+                                            "gerber": BINARY, "bom": BINARY,
+                                            "centroid": BINARY}}),
+        "get": op("The open enquiries (no quotation sent), oldest first, with the hours since "
+                  "received against the 24 h promise: green, yellow past 16 h, red past 24 h",
+                  "any signed-in role", answer=_obj(enquiries=_arr(ENQUIRY)))},
+    "/api/v1/enquiries/{enquiry_id}": {"get": op(
+        "One enquiry, its quotations and its order", "any signed-in role", answer=ENQUIRY,
+        params=("enquiry_id",))},
+    "/api/v1/enquiries/{enquiry_id}/quotation": {"post": op(
+        "Draft the enquiry's quotation per quantity from its product revision's newest data "
+        "package and config/quoting.toml (keeps the rates' version and the package's hashes); "
+        "409 NO_DATA_PACKAGE", "admin, finance", _obj(), 201, DRAFT, params=("enquiry_id",))},
+    "/api/v1/quotations/{quotation_id}": {"get": op(
+        "A drafted quotation; `stale` lists what changed since (rates, data_package)",
+        "any signed-in role", answer=DRAFT, params=("quotation_id",))},
+    "/api/v1/quotations/{quotation_id}/lines": {"post": op(
+        "Change one line's count or rate for one quantity (a new code adds a line with both); "
+        "409 QUOTATION_SENT once sent", "admin, finance",
+        _obj(["quantity", "code"], quantity=INT, code=STR, count=INT, rate=MONEY), 200, DRAFT,
+        params=("quotation_id",))},
+    "/api/v1/quotations/{quotation_id}/send": {"post": op(
+        "Send the quotation: its lines freeze, the enquiry keeps its hours to quote",
+        "admin, finance", None, 200, DRAFT, params=("quotation_id",))},
+    "/api/v1/quotations/{quotation_id}/confirm": {"post": op(
+        "Confirm one quantity of a sent quotation: the enquiry's order (new: `number`, default "
+        "ENQ-<enquiry>) gets that quantity and amount as today's confirm does; 409 "
+        "QUOTATION_NOT_SENT, AUDIT_REQUIRED (the customer requires a passed audit before its "
+        "first order)", "admin, finance", _obj(["quantity"], quantity=INT, number=STR), 200,
+        _obj(order=STR, quantity=INT, unit_price=MONEY, currency=STR, total=MONEY,
+             balance_due=MONEY), params=("quotation_id",))},
+    "/api/v1/customers/{code}/audits": {
+        "post": _also_multipart(op(
+            "Record the customer's audit of the factory; multipart may attach its `report` "
+            "(kept with its SHA-256)", "admin, qa", AUDIT_BODY, 201, AUDIT, params=("code",)),
+            {**AUDIT_BODY, "properties": {**AUDIT_BODY["properties"], "findings": STR,
+                                          "report": BINARY}}),
+        "get": op("The customer's latest audit, every open finding, and whether a passed audit "
+                  "is required", "any signed-in role",
+                  answer=_obj(customer=STR, audit_required=BOOL, passed=BOOL, latest=AUDIT,
+                              open_findings=_arr(FINDING)), params=("code",))},
+    "/api/v1/audit-findings/{finding_id}/close": {"post": op(
+        "Close an audit finding (note: how)", "admin, qa", _obj(note=STR), 200, FINDING,
+        params=("finding_id",))},
+    "/api/v1/customers/{code}/audit-required": {"post": op(
+        "Whether the customer requires a passed audit before its first order is confirmed",
+        "admin, finance", _obj(["audit_required"], audit_required=BOOL), 200,
+        _obj(code=STR, audit_required=BOOL), params=("code",))},
+}
+PATHS.update(ENQUIRY_PATHS)
+
 
 def openapi_document() -> dict:
     """The whole document."""

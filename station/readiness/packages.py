@@ -29,7 +29,13 @@ def upload(session: Session, by: User, code, revision, gerber: bytes, bom: bytes
            centroid: bytes, centroid_name: str) -> DataPackage:
     """Check and store a data package (Gerber zip, BOM, centroid) for a product revision."""
     people.require(by, "master_data")
-    product = find_product(session, code, revision)
+    return store(session, by, find_product(session, code, revision), gerber, bom, bom_name,
+                 centroid, centroid_name)
+
+
+def store(session: Session, by: User, product: Product, gerber: bytes, bom: bytes,
+          bom_name: str, centroid: bytes, centroid_name: str, commit: bool = True) -> DataPackage:
+    """The check and storage of `upload`, for a caller that checked the role (an enquiry)."""
     for name, blob in (("gerber", gerber), ("bom", bom), ("centroid", centroid)):
         if blob is None:
             raise InvalidInput(detail=f"the {name} file is missing")
@@ -49,7 +55,8 @@ def upload(session: Session, by: User, code, revision, gerber: bytes, bom: bytes
     events.record(session, "data_package.checked", f"product:{product.code}/{product.revision}",
                   {"package": pkg.id, "complete": pkg.complete, "ready": pkg.ready,
                    "problems": [p["code"] for p in report.get("problems", [])], **files}, by)
-    session.commit()
+    if commit:
+        session.commit()
     return pkg
 
 

@@ -359,6 +359,7 @@ def match_parts(bom: _Bom | None, centroid: dict[str, _Part] | None, report: dic
     dnp, not_parts, bom_only, centroid_only, dip_unplaced = [], {}, [], [], []
     unknown_side, guessed_tht, dip_sides = [], [], {}
     drilled_not_said, said_not_drilled = [], []
+    described, pins = {}, {}  # placed part -> (value, footprint); drilled part -> pin holes
     bom_parts = bom.parts if bom else {}
     cen_parts = centroid or {}
     for key in in_order(list(bom_parts) + list(cen_parts)):
@@ -377,6 +378,7 @@ def match_parts(bom: _Bom | None, centroid: dict[str, _Part] | None, report: dic
             if tht:
                 placement["dip"].append(name)
                 dip_sides[name] = None
+                described[name] = (b.value, b.footprint)
                 guessed_tht += [name] if how == "text" else []
                 dip_unplaced += [name] if centroid is not None else []
             elif centroid is not None:
@@ -394,6 +396,10 @@ def match_parts(bom: _Bom | None, centroid: dict[str, _Part] | None, report: dic
                 (drilled_not_said if holes else said_not_drilled).append(name)
             if how != "column":
                 tht, how = holes, "drill"
+        described[name] = (b.value if b and b.value else c.value,
+                           b.footprint if b and b.footprint else c.footprint)
+        if drilled is not None and key in drilled:
+            pins[name] = drilled[key]
         if tht:
             placement["dip"].append(name)
             dip_sides[name] = c.side if c.side in ("top", "bottom") else None
@@ -411,6 +417,11 @@ def match_parts(bom: _Bom | None, centroid: dict[str, _Part] | None, report: dic
     report["dip_parts"] = [{"ref": name, "side": dip_sides[name]}
                            for name in in_order(placement["dip"])]
     report["placement"] = {k: in_order(v) for k, v in placement.items()}
+    # What a quotation prices by: each placed part's value and footprint (the BOM's where it
+    # says them), and the through-hole parts' pin holes where the drill file told them.
+    report["footprints"] = {k: described[k][1] for k in in_order(described)}
+    report["values"] = {k: described[k][0] for k in in_order(described)}
+    report["pins"] = {k: pins[k] for k in in_order(pins) if k in dip_sides}
     report["designators"] = {
         "bom": len(bom_parts), "centroid": len(cen_parts),
         "bom_only": in_order(bom_only), "centroid_only": in_order(centroid_only),
