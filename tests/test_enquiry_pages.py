@@ -3,6 +3,7 @@
 import hashlib
 import io
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -181,6 +182,15 @@ def test_the_quotation_page_shows_a_changed_data_package(client, session, line, 
     sign_in(client)
     html = client.get(f"/quotations/{row.id}").get_data(as_text=True)
     assert "data package changed" in html
+
+
+def test_the_quotation_page_shows_changed_rates(client, session, line, app):
+    row = drafted(session, line, app)
+    app.extensions["quoting"] = replace(app.extensions["quoting"], version=row.rates_version + 1)
+    sign_in(client)
+    html = client.get(f"/quotations/{row.id}").get_data(as_text=True)
+    assert f"version {row.rates_version}, now {row.rates_version + 1}" in html
+    assert "data package changed" not in html
 
 
 def test_an_unknown_quotation_is_404(client, line):
