@@ -7,6 +7,7 @@ from station.routes import (
     auth,
     boards,
     enquiries,
+    enquiries_pages,
     fct,
     feeder_setups,
     labels,
@@ -24,7 +25,7 @@ from station.routes import (
 
 # One blueprint module per floor concept: `bp` for its pages, `api` for its /api/v1 part.
 MODULES = (api, auth, scans, boards, orders, masterdata, profiles, readiness, fct, labels,
-           shipping, line, material, feeder_setups, reels, enquiries)
+           shipping, line, material, feeder_setups, reels, enquiries, enquiries_pages)
 
 
 def init_app(app) -> None:
