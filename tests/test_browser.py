@@ -87,6 +87,7 @@ def sign_in(page: Page, url: str, station_id: str) -> None:
     expect(page.locator("#pin")).to_be_focused()
     scanner_types(page, PIN)
     expect(page).to_have_url(f"{url}/station/{station_id}")
+    page.wait_for_load_state("domcontentloaded")  # the screen's scripts ran: keys go to them
 
 
 @pytest.fixture

@@ -63,6 +63,7 @@ def test_a_wrong_reel_is_red_and_holds_the_board_until_the_right_one_is_green(pa
     expect(page.locator("#pin")).to_be_focused()
     scanner_types(page, PIN)
     expect(page).to_have_url(f"{url}/station/T-PLACE")
+    page.wait_for_load_state("domcontentloaded")  # the screen's scripts ran: keys go to them
     slot = page.locator("#feeders [data-slot=F01]")
 
     scan(page, "WO-1", "info")

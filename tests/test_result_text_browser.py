@@ -88,6 +88,7 @@ def test_enter_after_a_badge_moves_to_the_pin_box_instead_of_signing_in(page: Pa
     expect(page.locator("#badge")).to_have_value(OPERATOR_BADGE)
     scanner_types(page, PIN)  # Enter in the PIN box signs in as ever
     expect(page).to_have_url(f"{station['url']}/station/T-PRINT")
+    page.wait_for_load_state("domcontentloaded")  # the screen's scripts ran: keys go to them
 
 
 def test_enter_in_an_empty_badge_box_sends_nothing(page: Page, station):

@@ -59,6 +59,7 @@ def operator(page: Page, station):
     page.keyboard.type(PIN)
     page.keyboard.press("Enter")
     expect(page).to_have_url(f"{url}/station/{STATION}")
+    page.wait_for_load_state("domcontentloaded")  # the screen's scripts ran: keys go to them
     expect(page.locator("#operator")).to_contain_text("Operator One")
     return page
 
