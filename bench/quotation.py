@@ -9,10 +9,8 @@ Run: .venv/bin/python bench/quotation.py [--runs N]
 """
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
@@ -20,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlmodel import Session  # noqa: E402
 
-from bench.data_package import generate  # noqa: E402
+from bench.data_package import generate, timed  # noqa: E402
 from station import create_app, masterdata, people  # noqa: E402
 from station.readiness import packages  # noqa: E402
 from station.readiness.datapackage import check_package  # noqa: E402
@@ -28,16 +26,6 @@ from station.shipping import enquiries, quoting  # noqa: E402
 
 QUANTITIES = [100, 500, 1000, 5000]
 TARGET_S = 1.0
-
-
-def timed(fn, runs: int) -> float:
-    """The median wall time of `runs` calls, in seconds."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
