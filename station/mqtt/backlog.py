@@ -42,21 +42,24 @@ class Backlog:
         """Begin after the stored cursor."""
         self.cursor = self.position = cursor
 
-    def send(self, node_line: str) -> set[str]:
-        """Hand the next events to paho; the stations ("" for none) whose events went."""
+    def send(self, node_line: str) -> None:
+        """Hand the next events to paho, in id order, once half the window is free.
+
+        Refilling at half rather than after every acknowledgement reads the database in
+        batches while a backlog drains, and at once for a live event (the window is empty).
+        """
         room = self.cfg.window - len(self.outstanding)
-        if room <= 0 or self.refused:
-            return set()
+        if room < max(1, self.cfg.window // 2) or self.refused:
+            return
         self.committed.clear()
-        touched: set[str] = set()
         with Session(reader(self.engine), expire_on_commit=False) as s:
             rows = s.exec(select(Event).where(Event.id > self.position).order_by(Event.id)
-                          .limit(min(room, 500))).all()
+                          .limit(min(room, 1000))).all()
             messages = Messages(s, self.cfg, node_line)
             for ev in self._in_order(rows):
                 if not self.conn.connected:
                     break
-                if not self._wanted(ev):
+                if not self._wanted(ev, messages):
                     self.outstanding.append(ev.id)  # not ours: passed as if acknowledged
                     self._done.add(ev.id)
                     self.position = ev.id
@@ -74,9 +77,7 @@ class Backlog:
                 self.outstanding.append(ev.id)
                 self.position = ev.id
                 self.published += 1
-                touched.add(ev.station_id or "")
         self.take_acks()
-        return touched
 
     def take_acks(self) -> None:
         """Take the broker's acknowledgements and move the cursor over the unbroken start."""
@@ -128,7 +129,10 @@ class Backlog:
             expected = ev.id + 1
         return out
 
-    def _wanted(self, ev: Event) -> bool:
+    def _wanted(self, ev: Event, messages: Messages) -> bool:
+        """This process's to publish: its station's, its line's, or (a plant node) every one."""
         if ev.station_id is None:
             return self.cfg.line_events
-        return not self.cfg.station or ev.station_id == self.cfg.station
+        if self.cfg.station:
+            return ev.station_id == self.cfg.station
+        return not self.cfg.serve_line or messages.line_of(ev.station_id) == self.cfg.serve_line

@@ -181,10 +181,14 @@ class Messages:
         """The topic under which an event of this station (or of none) goes."""
         if station_id is None:
             return topics.line_topic(self.cfg, self.node_line)
+        return topics.station_topic(self.cfg, self.line_of(station_id), station_id)
+
+    def line_of(self, station_id: str) -> str:
+        """The line a station stands on (this node's line for a station not in the database)."""
         if station_id not in self._lines:
             station = self.session.get(Station, station_id)
             self._lines[station_id] = station.line if station else self.node_line
-        return topics.station_topic(self.cfg, self._lines[station_id], station_id)
+        return self._lines[station_id]
 
     def position(self, serial: str | None) -> int:
         """A board's position on its panel (1 for a single board)."""

@@ -20,6 +20,7 @@ class MqttConfig:
     client_id: str = ""
     station: str = ""  # the station this process speaks for; empty: all (a line node)
     line: str = ""  # the line of events without a station, and of a line node's status
+    serve_line: str = ""  # [mqtt] line set and no station: publish only this line's stations
     line_events: bool = True  # publish events without a station
     tls_ca: str = ""
     tls_cert: str = ""
@@ -48,7 +49,7 @@ def config_from(settings) -> MqttConfig:
     cfg = MqttConfig(prefix="/".join(slug(part) for part in (site.enterprise, site.site,
                                                               site.area)),
                      **{name: getattr(m, name) for name in MqttConfig.__dataclass_fields__
-                        if name not in ("host", "port", "tls", "prefix")})
+                        if name not in ("host", "port", "tls", "prefix", "serve_line")})
     url = m.url
     if url:
         parts = urlsplit(url if "://" in url else f"mqtt://{url}")
@@ -60,6 +61,8 @@ def config_from(settings) -> MqttConfig:
             cfg.username, cfg.password = unquote(parts.username), unquote(parts.password or "")
     cfg.username = os.environ.get("MQTT_USERNAME", cfg.username)
     cfg.password = os.environ.get("MQTT_PASSWORD", cfg.password)
+    if cfg.line and not cfg.station:
+        cfg.serve_line = cfg.line  # one of several line PCs on one plant database
     if not cfg.line:
         configured = {s.id: s.line for s in settings.stations}
         lines = [ln.id for ln in settings.lines]

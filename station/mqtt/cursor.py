@@ -5,7 +5,7 @@ import time
 from sqlalchemy import or_
 from sqlmodel import Session, func, select
 
-from station.models import Event, RelayCursor, utcnow
+from station.models import Event, RelayCursor, Station, utcnow
 from station.mqtt.config import MqttConfig
 
 
@@ -58,7 +58,11 @@ def waiting(session: Session, cfg: MqttConfig) -> int:
         Event.id > (row.last_event_id if row else 0))
     if cfg.station:
         mine = Event.station_id == cfg.station
-        query = query.where(or_(mine, Event.station_id.is_(None)) if cfg.line_events else mine)
-    elif not cfg.line_events:
-        query = query.where(Event.station_id.is_not(None))
+    elif cfg.serve_line:
+        mine = Event.station_id.in_(select(Station.id).where(Station.line == cfg.serve_line))
+    else:
+        mine = Event.station_id.is_not(None)
+    if cfg.line_events:
+        mine = or_(mine, Event.station_id.is_(None))
+    query = query.where(mine)
     return session.exec(query).one()

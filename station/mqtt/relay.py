@@ -22,7 +22,7 @@ from station.mqtt.config import MqttConfig
 from station.mqtt.connection import Connection
 from station.mqtt.cursor import CursorStore
 from station.mqtt.lock import AdvisoryLock, RelayLock
-from station.mqtt.states import StatePublisher
+from station.mqtt.states import LOOK_S, StatePublisher
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ class Relay:
     def notify(self) -> None:
         """Something was committed: look for new events now."""
         self._committed.set()
+        self.states.pending = True
         self._wake.set()
 
     def start(self) -> "Relay":
@@ -118,7 +119,8 @@ class Relay:
                 except Exception:  # the database may be busy or gone for a moment
                     log.exception("MQTT relay %s: round failed; retrying", self.name)
                     self._stop.wait(1.0)
-                self._wake.wait(0.25 if self.states.touched else self.cfg.poll_s)
+                self._wake.wait(LOOK_S if self.states.pending else
+                                0.25 if self.states.touched else self.cfg.poll_s)
                 self._wake.clear()
         finally:
             self._shutdown()
@@ -154,7 +156,7 @@ class Relay:
             self.conn.say_online(self.store.count_session())
             self.states.forget()
         if self.conn.may_send(in_flight=bool(self.backlog.mids)):
-            self.states.touch(self.backlog.send(self.node_line))
+            self.backlog.send(self.node_line)
         self.states.publish()
         self.store.save(self.backlog.cursor, busy=bool(self.backlog.outstanding))
 

@@ -1,22 +1,29 @@
-"""The state publisher: each served station's retained flat snapshot, rebuilt at send time."""
+"""The state publisher: each served station's retained flat snapshot, rebuilt at send time.
+
+A station's state is republished when events of it are committed (by any process on the
+database), not when they are sent: the snapshot is built from the database, so the present goes
+out first, even while a backlog of older events is still draining behind it.
+"""
 
 import json
 import threading
 import time
 
 from paho.mqtt.enums import MQTTErrorCode
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from station.db import reader
 from station.line import state as line_state
-from station.models import Station
+from station.models import Event, Station
 from station.mqtt import topics
 from station.mqtt.config import MqttConfig
 from station.mqtt.connection import Connection
 
+LOOK_S = 0.1  # look for newly committed events this often (a live state goes out within 1 s)
+
 
 class StatePublisher:
-    """Republishes a station's state when its events went out, and every station's when due."""
+    """Republishes a station's state when its events are committed, and every station's when due."""
 
     def __init__(self, engine, cfg: MqttConfig, rules, conn: Connection,
                  committed: threading.Event):
@@ -27,18 +34,18 @@ class StatePublisher:
         self._clock: dict[str, tuple[str, str]] = {}  # station -> (state, since)
         self._built_at: dict[str, float] = {}
         self._refresh_at = 0.0
-
-    def touch(self, stations: set[str]) -> None:
-        """These stations' events went out: their states are due."""
-        self.touched |= stations
+        self._seen: int | None = None  # the last event id whose station was looked at
+        self._looked_at = 0.0
+        self.pending = False  # a commit of this process added events since the last look
 
     def forget(self) -> None:
         """A new session: republish every state."""
         self._sent.clear()
         self._refresh_at = 0.0
+        self._seen = None
 
     def publish(self) -> None:
-        """Republish the state of stations whose events went out, and of all when due.
+        """Republish the state of stations with newly committed events, and of all when due.
 
         New events go first: a state takes milliseconds to rebuild, so the loop gives way to
         them between stations rather than make them wait behind a whole line's refresh.
@@ -49,23 +56,41 @@ class StatePublisher:
         if now >= self._refresh_at:
             self._refresh_at = now + self.cfg.state_refresh_s
             self.touched.add("*")  # every served station: running turns idle by time alone
-        if not self.touched:
-            return
-        forced = "*" in self.touched
-        everything = forced or "" in self.touched  # an event without a station: readiness
+        look = now - self._looked_at >= LOOK_S
+        if not look and not self.touched:
+            return  # the relay comes back within LOOK_S while `pending`
         later: set[str] = set()
         with Session(reader(self.engine), expire_on_commit=False) as s:
+            if look:
+                self._looked_at, self.pending = now, False
+                self._look(s)
+            if not self.touched:
+                return
+            forced = "*" in self.touched
+            everything = forced or "" in self.touched  # an event without a station: readiness
             due = [st for st in self._served(s) if everything or st.id in self.touched]
             for i, station in enumerate(due):
                 if self.committed.is_set():
                     later.update(st.id for st in due[i:])
                     break
                 if not forced and time.monotonic() - self._built_at.get(station.id, 0) < 0.2:
-                    later.add(station.id)  # draining a backlog: at most five states a second
+                    later.add(station.id)  # a busy station: at most five states a second
                     continue
                 if not self._send(s, station):
                     later.add(station.id)  # paho's queue is full: again next round
         self.touched = later
+
+    def _look(self, s: Session) -> None:
+        """Touch the stations of events committed since the last look (any process's)."""
+        if self._seen is None:  # a new session republishes everything: start from the present
+            self._seen = s.exec(select(func.max(Event.id))).one() or 0
+            self.touched.add("*")
+            return
+        for station_id, last in s.exec(select(Event.station_id, func.max(Event.id))
+                                       .where(Event.id > self._seen)
+                                       .group_by(Event.station_id)):
+            self.touched.add(station_id or "")
+            self._seen = max(self._seen, last)
 
     def _send(self, s: Session, station: Station) -> bool:
         """Publish a station's state if it changed; False when paho took nothing."""
@@ -87,4 +112,7 @@ class StatePublisher:
         if self.cfg.station:
             station = s.get(Station, self.cfg.station)
             return [station] if station else []
-        return list(s.exec(select(Station).order_by(Station.id)))
+        query = select(Station).order_by(Station.id)
+        if self.cfg.serve_line:
+            query = query.where(Station.line == self.cfg.serve_line)
+        return list(s.exec(query))
