@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh Debian/Ubuntu machine with Python 3.11:
-#   make run    the station at http://127.0.0.1:5000 with the demo line
+#   make run    the station at http://127.0.0.1:5000 with the demo line, live on a local Mosquitto
 #   (make install alone: the dependencies and the compiled translations)
 #   make test   every test (installs Mosquitto and Chromium from the system's packages if missing)
 
@@ -12,7 +12,7 @@ APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 # The catalogues are compiled here, at install, not by the app into its package at start-up.
 CATALOGUES := $(patsubst %.po,%.mo,$(wildcard station/translations/*/LC_MESSAGES/messages.po))
 
-.PHONY: install run test lint bench system-test-deps clean
+.PHONY: install run test lint bench demo-broker system-test-deps clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"' \
@@ -34,8 +34,14 @@ $(VENV)/.test-deps: requirements.txt requirements-dev.txt | $(PY)
 
 install: $(VENV)/.run-deps $(CATALOGUES)
 
-run: install
+run: install demo-broker
 	$(PY) run.py --demo
+
+# The demo starts a Mosquitto of its own on a free port: install it where the system lets us.
+demo-broker:
+	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto \
+	  || { $(APT) update && $(APT) install -y mosquitto; } \
+	  || echo "Mosquitto could not be installed: the demo runs without a broker"
 
 system-test-deps:
 	@command -v mosquitto >/dev/null && { test -x /usr/bin/chromium || command -v chromium >/dev/null; } \

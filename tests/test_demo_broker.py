@@ -1,0 +1,122 @@
+"""`run.py --demo` (what `make run` starts) is live: its own Mosquitto, stopped with it."""
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from test_mqtt_broker import free_port, needs_broker, wait_until
+
+from station.mqtt.local import LocalBroker
+
+ROOT = Path(__file__).resolve().parent.parent
+URL = re.compile(r"demo broker: .* at mqtt://127\.0\.0\.1:(\d+)")
+
+
+class Demo:
+    """`python run.py --demo` on a database and instance of the test's own."""
+
+    def __init__(self, folder: Path, *flags: str):
+        self.port, self.client_id = free_port(), f"demo-{uuid.uuid4().hex[:8]}"
+        config = (ROOT / "config" / "station.toml").read_text(encoding="utf-8")
+        config = config.replace('client_id = ""', f'client_id = "{self.client_id}"', 1)
+        (folder / "station.toml").write_text(config, encoding="utf-8")
+        env = {**os.environ, "STATION_CONFIG": str(folder / "station.toml"),
+               "DATABASE_URL": f"sqlite:///{folder / 'station.db'}", "SECRET_KEY": "t",
+               "PIN_PEPPER": "t"}
+        env.pop("MQTT_URL", None)
+        self.log_path = folder / "station.log"
+        self.log = open(self.log_path, "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen([sys.executable, "run.py", "--demo", "--port",
+                                      str(self.port), "--threads", "4", *flags], cwd=ROOT,
+                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def serving(self) -> bool:
+        assert self.proc.poll() is None, self.text()
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+            conn.request("GET", "/login")
+            return conn.getresponse().status == 200
+        except OSError:
+            return False
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+        (ROOT / "instance" / f"relay-{self.client_id}.lock").unlink(missing_ok=True)
+        return self.proc.returncode
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@needs_broker
+def test_the_demo_starts_its_own_broker_publishes_the_line_and_stops_it(tmp_path):
+    demo = Demo(tmp_path)
+    try:
+        wait_until(demo.serving, 60, 0.1)
+        port = int(wait_until(lambda: URL.search(demo.text()), 30, 0.1).group(1))
+        assert port != 1883 and _listening(port)
+        got: dict[str, dict] = {}
+        lock = threading.Lock()
+
+        def on_message(_c, _u, msg):
+            with lock:
+                got[msg.topic] = json.loads(msg.payload)
+
+        sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="demo-watcher")
+        sub.on_message = on_message
+        sub.on_connect = lambda c, *_a: c.subscribe("#", 1)
+        sub.connect("127.0.0.1", port)
+        sub.loop_start()
+        # The demo line's relay is online and every station's state is retained on the broker.
+        status = "acme/plant1/smt/l1/status"
+        wait_until(lambda: got.get(status, {}).get("online") is True, 30, 0.05)
+        states = wait_until(lambda: [t for t in list(got) if t.endswith("/state")]
+                            if len([t for t in list(got) if t.endswith("/state")]) >= 8 else None,
+                            30, 0.05)
+        assert {t.split("/")[-2] for t in states} >= {"l1-print-1", "l1-aoi-1", "l1-pack-1"}
+        # Stopping the station says offline and stops the broker with it.
+        assert demo.stop() == 0
+        assert got[status]["online"] is False
+        wait_until(lambda: not _listening(port), 10, 0.05)
+        sub.loop_stop()
+    finally:
+        demo.stop()
+
+
+def test_without_a_broker_the_demo_runs_and_says_so(tmp_path):
+    demo = Demo(tmp_path, "--no-broker")
+    try:
+        wait_until(demo.serving, 60, 0.1)
+        assert not URL.search(demo.text())
+        assert "publishing events" not in demo.text()  # no relay without a broker
+    finally:
+        assert demo.stop() == 0
+
+
+def test_a_broker_that_cannot_start_names_why(tmp_path):
+    broker = LocalBroker(sys.executable)  # python is no mosquitto: it exits at once
+    with pytest.raises(RuntimeError, match="mosquitto exited at once"):
+        broker.start()
