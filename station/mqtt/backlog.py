@@ -48,13 +48,14 @@ class Backlog:
         Refilling at half rather than after every acknowledgement reads the database in
         batches while a backlog drains, and at once for a live event (the window is empty).
         """
+        self.committed.clear()  # states wait for new events only when these can go now
         room = self.cfg.window - len(self.outstanding)
         if room < max(1, self.cfg.window // 2) or self.refused:
             return
-        self.committed.clear()
         with Session(reader(self.engine), expire_on_commit=False) as s:
-            rows = s.exec(select(Event).where(Event.id > self.position).order_by(Event.id)
-                          .limit(min(room, 1000))).all()
+            # Plain rows, not ORM objects: read once, never changed (a third of the cost).
+            rows = s.exec(select(*Event.__table__.columns).where(Event.id > self.position)
+                          .order_by(Event.id).limit(min(room, 1000))).all()
             messages = Messages(s, self.cfg, node_line)
             for ev in self._in_order(rows):
                 if not self.conn.connected:

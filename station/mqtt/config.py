@@ -27,7 +27,7 @@ class MqttConfig:
     tls_key: str = ""
     keepalive_s: int = 30
     max_inflight: int = 20
-    window: int = 1000  # events handed to paho and not yet acknowledged, at most
+    window: int = 200  # events handed to paho, not yet acknowledged (a new state queues after them)
     reconnect_max_s: int = 5
     session_expiry_s: int = 3600
     poll_s: float = 1.0  # also look for events committed by other processes this often
