@@ -113,6 +113,11 @@ STATION_STATE = _obj(
     blank_pcbs_ready=BOOL, defect_1=STR, defect_1_count=INT, last_activity=STR, last_seq=INT,
     hourly_target=INT, ts=STR)
 
+LINE_BOARD = _obj(line=STR, name=STR, live=BOOL, stations=_arr(STATION_STATE),
+                  summary=_obj(target=INT, actual=INT, expected_by_now=INT, behind=INT,
+                               last_station=STR, hour=STR,
+                               defects=_arr(_obj(code=STR, count=INT))))
+
 PATHS = {
     "/api/v1/openapi.json": {"get": op("This document", "anyone", errors=())},
     "/api/v1/customers": {"post": op(
@@ -325,10 +330,14 @@ PATHS = {
         "The line dashboard as JSON: every station's state snapshot (from the broker's retained "
         "state when connected, else this database), its online flag, target against actual this "
         "hour and the top defects", "any signed-in role", params=("line_id",),
-        answer=_obj(line=STR, name=STR, live=BOOL, stations=_arr(STATION_STATE),
-                    summary=_obj(target=INT, actual=INT, expected_by_now=INT, behind=INT,
-                                 last_station=STR, hour=STR,
-                                 defects=_arr(_obj(code=STR, count=INT)))))},
+        answer=LINE_BOARD)},
+    "/api/v1/plant": {"get": op(
+        "The plant board as JSON: every line of this database and every line the broker holds "
+        "retained states for, each as /api/v1/lines/{line_id} answers it, with the line's "
+        "online flag (its line node's retained status, else its stations'; null without one)",
+        "any signed-in role",
+        answer=_obj(live=BOOL, configured=BOOL, lines=_arr({**LINE_BOARD, "properties": {
+            **LINE_BOARD["properties"], "online": {"type": "boolean", "nullable": True}}})))},
     "/api/v1/stations/{station_id}/state": {
         "get": op("The station's state snapshot (running, idle, blocked, setup, down; SEMI E10 "
                   "code), as its retained MQTT state carries it", "any signed-in role",

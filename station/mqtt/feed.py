@@ -106,6 +106,14 @@ class LineFeed:
         with self._lock:
             return {st: r for (ln, st), r in self.states.items() if ln == line_segment}
 
+    def lines(self) -> dict[str, str]:
+        """The lines with retained states: topic segment -> the line's id as its states say."""
+        with self._lock:
+            found: dict[str, str] = {}
+            for (ln, _st), r in self.states.items():
+                found.setdefault(ln, str(r.payload.get("line") or ln))
+            return found
+
     def online(self, node: str) -> bool | None:
         """Whether the node (a station's or a line's status path) says it is online."""
         status = self.statuses.get(node)

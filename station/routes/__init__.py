@@ -15,6 +15,7 @@ from station.routes import (
     masterdata,
     material,
     orders,
+    plant,
     profiles,
     readiness,
     reels,
@@ -25,7 +26,7 @@ from station.routes import (
 
 # One blueprint module per floor concept: `bp` for its pages, `api` for its /api/v1 part.
 MODULES = (api, auth, scans, boards, orders, masterdata, profiles, readiness, fct, labels,
-           shipping, line, material, feeder_setups, reels, enquiries, enquiries_pages)
+           shipping, line, plant, material, feeder_setups, reels, enquiries, enquiries_pages)
 
 
 def init_app(app) -> None:

@@ -110,7 +110,7 @@ def line_view(session: Session, line_id: str) -> dict:
                                           rules.timezone)}
 
 
-def _wait_for_retained(feed) -> None:
+def wait_for_retained(feed) -> None:
     """A dashboard opened just after start waits (1 s at most) for the broker's retained states."""
     if feed is not None:
         feed.wait_ready(1.0)
@@ -121,7 +121,7 @@ def _wait_for_retained(feed) -> None:
 def show_line(line_id):
     """The dashboard: a tile per station, target against actual, top defects; live by SSE."""
     feed = hub().feed()
-    _wait_for_retained(feed)
+    wait_for_retained(feed)
     view = line_view(get_session(), line_id)
     streaming = feed is not None and hub().streams_free() > 0
     return render_template("line.html", view=view, streaming=streaming, poll_s=POLL_S)
@@ -232,7 +232,8 @@ def station_state(line_id, station_id):
                            states=line_state.SETTABLE, done=request.args.get("done"))
 
 
-def _api_view(view: dict) -> dict:
+def api_view(view: dict) -> dict:
+    """A line view as the API answers it (the plant's API too)."""
     return {"line": view["line_id"], "name": view["name"], "live": view["live"],
             "summary": {**view["summary"], "defects": [
                 {"code": c, "count": n} for c, n in view["summary"]["defects"]]},
@@ -243,7 +244,7 @@ def _api_view(view: dict) -> dict:
 @endpoint
 def get_line(user, line_id):
     """The dashboard as JSON: every station's state snapshot, online flag and the summary."""
-    return jsonify(_api_view(line_view(get_session(), line_id)))
+    return jsonify(api_view(line_view(get_session(), line_id)))
 
 
 @api.get("/stations/<station_id>/state")
