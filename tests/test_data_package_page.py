@@ -3,6 +3,9 @@
 import io
 import zipfile
 
+from conftest import PEPPER
+
+from station import people
 from station.demo import data_package
 
 
@@ -48,3 +51,24 @@ def test_a_corrupt_zip_is_a_problem_in_the_report_and_an_operator_cannot_upload(
     client.post("/login", data={"badge": "10001", "pin": "1234"})
     assert upload(client, pkg["gerber"], pkg["bom"], pkg["centroid"]).status_code == 403
     assert client.get("/products/PCB/A/data-package").status_code == 200
+
+
+def test_a_stored_problem_is_said_in_the_readers_language(app, client, session, line):
+    client.post("/login", data={"name": "admin", "password": "admin-pw"})
+    pkg = data_package()
+    upload(client, without(pkg["gerber"], ".gbs"), b"", pkg["centroid"])
+    english = client.get("/products/PCB/A/data-package").get_data(as_text=True)
+    assert "The BOM file bom.csv is empty." in english
+    assert ("No soldermask layer in the Gerber zip: add a solder-mask Gerber (-F_Mask, .GTS, "
+            ".stc).") in english
+    people.create_user(session, "wang", "operator", pepper=PEPPER, badge="20001", pin="1234",
+                       language="zh_CN")
+    session.commit()
+    chinese = app.test_client()
+    chinese.post("/login", data={"badge": "20001", "pin": "1234"})
+    html = chinese.get("/products/PCB/A/data-package").get_data(as_text=True)
+    assert "BOM 文件 bom.csv 为空。" in html and "The BOM file" not in html
+    assert "Gerber 压缩包中没有阻焊层：请加入阻焊层 Gerber 文件（-F_Mask、.GTS、.stc）。" in html
+    # The order's readiness screen names the package's errors from the same stored texts.
+    html = chinese.get(f"/orders/{line.order}/readiness").get_data(as_text=True)
+    assert "工程资料包有问题：" in html and "BOM 文件 bom.csv 为空。" in html

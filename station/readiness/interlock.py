@@ -26,6 +26,7 @@ from station.models import (
     utcnow,
 )
 from station.readiness import pcb_lots, stencils
+from station.readiness.datapackage.problems import joined, said
 
 ITEMS = ("data_package", "stencil", "profile_board", "blank_pcbs")  # in the order shown
 MATERIAL = "feeder_setup"  # the fifth item, shown where the route places parts; not gating
@@ -96,7 +97,7 @@ def facts(session: Session, order_id: int) -> Facts:
     if row.package_id is not None and not row.package_ready:
         # The report (every designator of the board) is read only when it is not ready.
         report = session.get(DataPackage, row.package_id).report
-        found.package_errors = [p["message"] for p in report.get("problems", [])
+        found.package_errors = [said(p) for p in report.get("problems", [])
                                 if p.get("severity", "error") == "error"]
     return found
 
@@ -121,7 +122,7 @@ def data_package_item(f: Facts) -> dict:
         # The problems are the report's own sentences, as the data package check wrote them.
         return _item("data_package", "DATA_PACKAGE_INCOMPLETE",
                      Text(N_("Data package has problems: {problems}"),
-                          problems="; ".join(f.package_errors[:3])),
+                          problems=joined(f.package_errors[:3])),
                      Text(N_("Ask the customer for the missing or corrected files.")))
     return _item("data_package", None, Text(N_("Data package complete and consistent.")))
 

@@ -4,7 +4,7 @@ from flask import Blueprint, Response, g, jsonify, redirect, render_template, re
 from flask_babel import gettext
 
 from station.db import get_session
-from station.errors import N_, InvalidInput, StationError, Text
+from station.errors import N_, InvalidInput, StationError
 from station.i18n import tr
 from station.line.desk import read_label
 from station.masterdata import find_order, find_product
@@ -13,6 +13,7 @@ from station.people import require
 from station.readiness import interlock, packages, pcb_lots, stencils
 from station.readiness.datapackage.panel import VALUES as PANEL_VALUES
 from station.readiness.datapackage.picture import problem_designators
+from station.readiness.datapackage.problems import from_stored
 from station.routes.api import endpoint
 from station.routes.auth import _safe_next
 from station.routes.web import json_body, login_required, readiness_rules, rules, translate_error
@@ -322,7 +323,4 @@ def _said(p: dict) -> dict:
     text = p.get("text")
     if not isinstance(text, dict) or not isinstance(text.get("id"), str):
         return p
-    # Words among the parameters (an edge: "top") are message ids too; numbers stay numbers.
-    params = {k: Text(v) if isinstance(v, str) else v
-              for k, v in (text.get("params") or {}).items()}
-    return {**p, "message": tr(Text(text["id"], **params))}
+    return {**p, "message": tr(from_stored(text))}

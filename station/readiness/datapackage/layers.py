@@ -15,6 +15,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 
+from station.errors import N_, SENTENCES, Text
 from station.readiness.datapackage.gerber import X2_FUNCTION, is_excellon, is_gerber
 from station.readiness.datapackage.problems import listed, problem, size_text
 
@@ -26,6 +27,19 @@ MAX_TOTAL_BYTES = 200 * 1024 * 1024  # uncompressed bytes read from the whole zi
 HEAD_BYTES = 64 * 1024  # where X2 attributes and format headers are looked for
 
 REQUIRED_LAYERS = ("copper", "drill", "silkscreen", "soldermask")
+# Translators: a layer of the Gerber zip, said in "No {layer} layer in the Gerber zip".
+LAYER_NAMES = {"copper": N_("copper"), "drill": N_("drill"), "silkscreen": N_("silkscreen"),
+               "soldermask": N_("soldermask")}
+# What a file's name promised when its content is not Gerber: "{file} is named as {expected}".
+EXPECTED = {"drill": N_("an Excellon drill file"), "copper": N_("a copper layer"),
+            "soldermask": N_("a soldermask layer"), "silkscreen": N_("a silkscreen layer"),
+            "paste": N_("a paste layer"), "outline": N_("an outline layer")}
+LAYER_HINTS = {  # what to add when a layer is missing
+    "copper": N_("a copper Gerber (KiCad -F_Cu, Altium .GTL/.GBL, Eagle .cmp/.sol, or X2 Copper)"),
+    "drill": N_("an Excellon drill file (.drl, .txt, .xln, .drd)"),
+    "silkscreen": N_("a silkscreen (legend) Gerber (-F_SilkS, .GTO, .plc)"),
+    "soldermask": N_("a solder-mask Gerber (-F_Mask, .GTS, .stc)"),
+}
 
 
 @dataclass
@@ -38,7 +52,7 @@ class _LayerFile:
     how: str | None = None  # X2, name, content
     function: str | None = None  # the raw X2 FileFunction value
     data: bytes = b""
-    expected: str | None = None  # what the name promised when the content is not Gerber
+    expected: str | None = None  # the layer the name promised when the content is not Gerber
 
 
 # File-name conventions when there is no X2 attribute: (pattern on the lower-case stem, layer).
@@ -169,13 +183,11 @@ def _identify(name: str, data: bytes) -> _LayerFile:
             return _LayerFile(name, "drill", None, "name", data=data)
         if ext in ("txt", "nc", "tap", "cnc"):
             return _LayerFile(name, "ignored", data=data)  # a read-me, not a drill file
-        return _LayerFile(name, "unknown", None, "name", data=data,
-                          expected="an Excellon drill file")
+        return _LayerFile(name, "unknown", None, "name", data=data, expected="drill")
     if named and gerber:
         return _LayerFile(name, named[0], named[1], "name", data=data)
     if named and not excellon and named[0] != "other":
-        return _LayerFile(name, "unknown", named[1], "name", data=data,
-                          expected=f"a {named[0]} layer")
+        return _LayerFile(name, "unknown", named[1], "name", data=data, expected=named[0])
     if excellon:
         return _LayerFile(name, "drill", None, "content", data=data)
     if gerber:
@@ -201,13 +213,14 @@ def _number_copper(files: list[_LayerFile]) -> None:
 def _zip_members(blob: bytes, problems: list[dict]) -> list[tuple[str, bytes]] | None:
     """The files of the Gerber zip, read within the byte and file-count limits."""
     if not blob:
-        problems.append(problem("EMPTY_FILE", "error", "The Gerber zip is empty.", file="gerber"))
+        problems.append(problem("EMPTY_FILE", "error", Text(N_("The Gerber zip is empty.")),
+                                file="gerber"))
         return None
     if len(blob) > MAX_ZIP_BYTES:
         problems.append(problem(
             "FILE_TOO_LARGE", "error",
-            f"The Gerber zip is {size_text(len(blob))}: more than the {size_text(MAX_ZIP_BYTES)} "
-            "accepted.", file="gerber"))
+            Text(N_("The Gerber zip is {size}: more than the {limit} accepted."),
+                 size=size_text(len(blob)), limit=size_text(MAX_ZIP_BYTES)), file="gerber"))
         return None
     try:
         archive = zipfile.ZipFile(io.BytesIO(blob))
@@ -215,20 +228,20 @@ def _zip_members(blob: bytes, problems: list[dict]) -> list[tuple[str, bytes]] |
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
         problems.append(problem(
             "BAD_ZIP", "error",
-            f"The Gerber file is not a readable zip archive ({exc}). Send the Gerber and drill "
-            "files in one .zip.", file="gerber"))
+            Text(N_("The Gerber file is not a readable zip archive ({error}). Send the Gerber "
+                    "and drill files in one .zip."), error=str(exc)), file="gerber"))
         return None
     infos = [i for i in infos if not i.is_dir() and "__MACOSX/" not in i.filename
              and not i.filename.rsplit("/", 1)[-1].startswith("._")]
     if not infos:
-        problems.append(problem("EMPTY_ZIP", "error", "The Gerber zip holds no files.",
+        problems.append(problem("EMPTY_ZIP", "error", Text(N_("The Gerber zip holds no files.")),
                                 file="gerber"))
         return None
     if len(infos) > MAX_ZIP_MEMBERS:
         problems.append(problem(
             "ZIP_TOO_MANY_FILES", "warning",
-            f"The Gerber zip holds {len(infos)} files; only the first {MAX_ZIP_MEMBERS} were read.",
-            file="gerber"))
+            Text(N_("The Gerber zip holds {count} files; only the first {limit} were read."),
+                 count=len(infos), limit=MAX_ZIP_MEMBERS), file="gerber"))
         infos = infos[:MAX_ZIP_MEMBERS]
     members, total = [], 0
     for info in infos:
@@ -240,19 +253,22 @@ def _zip_members(blob: bytes, problems: list[dict]) -> list[tuple[str, bytes]] |
                 zlib.error, ValueError) as exc:
             problems.append(problem(
                 "BAD_ZIP_MEMBER", "warning",
-                f"{info.filename} in the Gerber zip cannot be read ({exc}).",
+                Text(N_("{file} in the Gerber zip cannot be read ({error})."),
+                     file=info.filename, error=str(exc)),
                 file="gerber", name=info.filename))
             continue
         if len(data) > cap and cap < MAX_MEMBER_BYTES:
             problems.append(problem(
                 "ZIP_TOO_LARGE", "warning",
-                f"The Gerber zip unpacks to more than {size_text(MAX_TOTAL_BYTES)}; "
-                f"{info.filename} and the files after it were not read.", file="gerber"))
+                Text(N_("The Gerber zip unpacks to more than {limit}; {file} and the files "
+                        "after it were not read."), limit=size_text(MAX_TOTAL_BYTES),
+                     file=info.filename), file="gerber"))
             break
         if len(data) > cap:
             problems.append(problem(
                 "FILE_TOO_LARGE", "warning",
-                f"{info.filename} unpacks to more than {size_text(cap)} and was not read.",
+                Text(N_("{file} unpacks to more than {limit} and was not read."),
+                     file=info.filename, limit=size_text(cap)),
                 file="gerber", name=info.filename))
             total += len(data)
             continue
@@ -269,6 +285,11 @@ def _ends_properly(f: _LayerFile) -> bool:
     return b"M02" in tail
 
 
+def _unknown_files(unknown: list[str]) -> Text:
+    """The sentence naming the files whose layer could not be told."""
+    return Text(N_("Files whose layer could not be told: {files}."), files=listed(unknown))
+
+
 def check_layers(blob: bytes, problems: list[dict]) -> tuple[list[_LayerFile], bool]:
     """Identify every file of the Gerber zip; report missing, empty and truncated layers."""
     members = _zip_members(blob, problems)
@@ -279,12 +300,14 @@ def check_layers(blob: bytes, problems: list[dict]) -> tuple[list[_LayerFile], b
         if name.lower().endswith(".zip"):
             problems.append(problem(
                 "NESTED_ZIP", "warning",
-                f"{name} is a zip inside the Gerber zip and was not opened: put the layer files "
-                "themselves in the zip.", file="gerber", name=name))
+                Text(N_("{file} is a zip inside the Gerber zip and was not opened: put the "
+                        "layer files themselves in the zip."), file=name),
+                file="gerber", name=name))
             files.append(_LayerFile(name, "ignored"))
             continue
         if not data.strip():
-            problems.append(problem("EMPTY_LAYER_FILE", "warning", f"{name} is empty.",
+            problems.append(problem("EMPTY_LAYER_FILE", "warning",
+                                    Text(N_("{file} is empty."), file=name),
                                     file="gerber", name=name))
             files.append(_LayerFile(name, "ignored"))
             continue
@@ -295,42 +318,38 @@ def check_layers(blob: bytes, problems: list[dict]) -> tuple[list[_LayerFile], b
     if truncated:
         problems.append(problem(
             "TRUNCATED_LAYER", "warning",
-            f"No end code (M02 / M30) at the end of {listed(truncated)}: the file may be cut off.",
+            Text(N_("No end code (M02 / M30) at the end of {files}: the file may be cut off."),
+                 files=listed(truncated)),
             file="gerber", names=truncated))
     for f in files:
         if f.expected:
             problems.append(problem(
                 "NOT_GERBER", "warning",
-                f"{f.name} is named as {f.expected} but its content is not Gerber or Excellon.",
+                Text(N_("{file} is named as {expected} but its content is not Gerber or "
+                        "Excellon."), file=f.name, expected=Text(EXPECTED[f.expected])),
                 file="gerber", name=f.name))
     unknown = [f.name for f in files if f.layer == "unknown"]
     present = {f.layer for f in files}
     for layer in REQUIRED_LAYERS:
         if layer in present:
             continue
-        hint = {
-            "copper": "a copper Gerber (KiCad -F_Cu, Altium .GTL/.GBL, Eagle .cmp/.sol, or X2 "
-                      "Copper)",
-            "drill": "an Excellon drill file (.drl, .txt, .xln, .drd)",
-            "silkscreen": "a silkscreen (legend) Gerber (-F_SilkS, .GTO, .plc)",
-            "soldermask": "a solder-mask Gerber (-F_Mask, .GTS, .stc)",
-        }[layer]
-        extra = f" Files whose layer could not be told: {listed(unknown)}." if unknown else ""
-        problems.append(problem(
-            "MISSING_LAYER", "error",
-            f"No {layer} layer in the Gerber zip: add {hint}.{extra}", layer=layer))
+        missing = Text(N_("No {layer} layer in the Gerber zip: add {hint}."),
+                       layer=Text(LAYER_NAMES[layer]), hint=Text(LAYER_HINTS[layer]))
+        if unknown:
+            missing = Text(SENTENCES, sentence=missing, next=_unknown_files(unknown))
+        problems.append(problem("MISSING_LAYER", "error", missing, layer=layer))
     if "paste" not in present and present & set(REQUIRED_LAYERS):
         problems.append(problem(
             "NO_PASTE_LAYER", "warning",
-            "No paste (stencil) layer in the Gerber zip: the stencil must be made from another "
-            "file."))
+            Text(N_("No paste (stencil) layer in the Gerber zip: the stencil must be made from "
+                    "another file."))))
     if "outline" not in present and present & set(REQUIRED_LAYERS):
         problems.append(problem(
             "NO_OUTLINE", "warning",
-            "No board outline (profile) layer in the Gerber zip: the board size is unknown."))
+            Text(N_("No board outline (profile) layer in the Gerber zip: the board size is "
+                    "unknown."))))
     if unknown:
-        problems.append(problem(
-            "UNKNOWN_LAYER_FILE", "info",
-            f"Files whose layer could not be told: {listed(unknown)}.", names=unknown))
+        problems.append(problem("UNKNOWN_LAYER_FILE", "info", _unknown_files(unknown),
+                                names=unknown))
     return files, True
 

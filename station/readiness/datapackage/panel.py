@@ -224,8 +224,7 @@ def panel_kind(values: Mapping, fiducials_in_rails: bool = False) -> str:
 
 def _problem(code: str, severity: str, msgid: str, field: str | None, **params) -> dict:
     """A panel problem: its sentence as a Text and as id and parameters (kept in the database)."""
-    return problem(code, severity, Text(msgid, **params), rule="panel", field=field,
-                   text={"id": msgid, "params": params})
+    return problem(code, severity, Text(msgid, **params), rule="panel", field=field)
 
 
 def judge_panel(values: Mapping, kind: str) -> list[dict]:

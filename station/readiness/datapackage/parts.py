@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from station.errors import N_, Text
-from station.readiness.datapackage.problems import in_order, listed, problem
+from station.readiness.datapackage.problems import in_order, joined, listed, problem
 from station.readiness.datapackage.tables import Table, cell_text, first_cell, norm_header
 
 MAX_RANGE = 1000  # the widest designator range expanded ("R1-R1000")
@@ -47,7 +47,7 @@ class _Bom:
     parts: dict[str, _Part] = field(default_factory=dict)  # upper-case designator -> part
     lines: list[list[str]] = field(default_factory=list)  # designators of each BOM line
     duplicates: list[str] = field(default_factory=list)
-    quantity_mismatch: list[str] = field(default_factory=list)
+    quantity_mismatch: list[Text] = field(default_factory=list)
     undecided: list[str] = field(default_factory=list)
     big_ranges: list[str] = field(default_factory=list)
 
@@ -145,7 +145,9 @@ def read_bom(table: Table) -> _Bom:
         except ValueError:
             qty = None
         if qty is not None and qty != len(names) and not (dnp and qty == 0):
-            bom.quantity_mismatch.append(f"{cell} (quantity {quantity}, {len(names)} listed)")
+            bom.quantity_mismatch.append(Text(N_("{designators} (quantity {quantity}, {count} "
+                                                 "listed)"), designators=cell,
+                                              quantity=quantity, count=len(names)))
         if value.strip().lower() in _UNDECIDED:
             bom.undecided.extend(names)
         bom.lines.append(names)
@@ -243,22 +245,26 @@ def bom_checks(bom: _Bom, problems: list[dict]) -> None:
     if bom.duplicates:
         problems.append(problem(
             "DUPLICATE_DESIGNATOR", "error",
-            f"The BOM lists {listed(in_order(bom.duplicates))} more than once.",
+            Text(N_("The BOM lists {designators} more than once."),
+                 designators=listed(in_order(bom.duplicates))),
             file="BOM", designators=in_order(bom.duplicates)))
     if bom.quantity_mismatch:
         problems.append(problem(
             "QUANTITY_MISMATCH", "warning",
-            f"BOM quantity differs from the designators listed: {listed(bom.quantity_mismatch)}.",
-            file="BOM", lines=bom.quantity_mismatch))
+            Text(N_("BOM quantity differs from the designators listed: {lines}."),
+                 lines=listed(bom.quantity_mismatch)),
+            file="BOM", lines=[str(line) for line in bom.quantity_mismatch]))
     if bom.undecided:
         problems.append(problem(
             "VALUE_UNDECIDED", "warning",
-            f"The BOM value is not decided (TBD) for {listed(in_order(bom.undecided))}.",
+            Text(N_("The BOM value is not decided (TBD) for {designators}."),
+                 designators=listed(in_order(bom.undecided))),
             file="BOM", designators=in_order(bom.undecided)))
     if bom.big_ranges:
         problems.append(problem(
             "RANGE_TOO_LARGE", "warning",
-            f"Designator ranges too wide to expand: {listed(bom.big_ranges)}.", file="BOM"))
+            Text(N_("Designator ranges too wide to expand: {ranges}."),
+                 ranges=listed(bom.big_ranges)), file="BOM"))
 
 
 def centroid_checks(table: Table, parts: dict[str, _Part], duplicates: list[str],
@@ -267,22 +273,24 @@ def centroid_checks(table: Table, parts: dict[str, _Part], duplicates: list[str]
     if duplicates:
         problems.append(problem(
             "DUPLICATE_DESIGNATOR", "error",
-            f"The centroid lists {listed(in_order(duplicates))} more than once.",
+            Text(N_("The centroid lists {designators} more than once."),
+                 designators=listed(in_order(duplicates))),
             file="centroid", designators=in_order(duplicates)))
     if "side" not in table.roles and file_side is None:
         problems.append(problem(
             "NO_SIDE_COLUMN", "warning",
-            "The centroid has no side/layer column: every part is taken as top side.",
+            Text(N_("The centroid has no side/layer column: every part is taken as top side.")),
             file="centroid"))
     if "x" not in table.roles or "y" not in table.roles:
         problems.append(problem(
             "NO_POSITION_COLUMNS", "warning",
-            "The centroid has no X/Y position columns.", file="centroid"))
+            Text(N_("The centroid has no X/Y position columns.")), file="centroid"))
     else:
         bad = in_order(p.name for p in parts.values() if not p.position_ok)
         if bad:
             problems.append(problem(
-                "BAD_POSITION", "warning", f"No usable X/Y position for {listed(bad)}.",
+                "BAD_POSITION", "warning",
+                Text(N_("No usable X/Y position for {designators}."), designators=listed(bad)),
                 file="centroid", designators=bad))
 
 
@@ -294,6 +302,9 @@ _TEXT_FIDUCIAL = re.compile(r"fiducial", re.I)
 _TEXT_MOUNTING = re.compile(r"mounting[\s_-]?hole", re.I)
 _TEXT_TESTPAD = re.compile(r"testpoint_(?:pad|thtpad|plated_hole|bridge)|test[\s_-]?via|tp_via",
                            re.I)
+# Translators: why a designator is not counted as a part, said in "Not counted as parts (...)".
+NOT_A_PART_REASONS = {"fiducial": N_("fiducial"), "mounting hole": N_("mounting hole"),
+                      "test pad": N_("test pad"), "bare board": N_("bare board")}
 
 
 def _not_a_part(name: str, text: str) -> str | None:
@@ -431,37 +442,45 @@ def match_parts(bom: _Bom | None, centroid: dict[str, _Part] | None, report: dic
     if bom_only or centroid_only:
         said = []
         if bom_only:
-            said.append(f"only in the BOM: {listed(in_order(bom_only))}")
+            said.append(Text(N_("only in the BOM: {designators}"),
+                             designators=listed(in_order(bom_only))))
         if centroid_only:
-            said.append(f"only in the centroid: {listed(in_order(centroid_only))}")
+            said.append(Text(N_("only in the centroid: {designators}"),
+                             designators=listed(in_order(centroid_only))))
         problems.append(problem(
             "DESIGNATOR_MISMATCH", "error",
-            f"BOM and centroid designators differ; {'; '.join(said)}.",
+            Text(N_("BOM and centroid designators differ; {which}."), which=joined(said)),
             bom_only=in_order(bom_only), centroid_only=in_order(centroid_only)))
     if dnp:
         problems.append(problem(
-            "DNP", "info", f"Do not place (allowed to differ): {listed(in_order(dnp))}.",
+            "DNP", "info", Text(N_("Do not place (allowed to differ): {designators}."),
+                                designators=listed(in_order(dnp))),
             designators=in_order(dnp)))
     if not_parts:
-        said = "; ".join(f"{why}: {listed(in_order(names))}" for why, names in not_parts.items())
+        said = joined([Text(N_("{why}: {designators}"), why=Text(NOT_A_PART_REASONS[why]),
+                            designators=listed(in_order(names)))
+                       for why, names in not_parts.items()])
         problems.append(problem(
-            "NOT_A_PART", "info", f"Not counted as parts ({said}).",
+            "NOT_A_PART", "info", Text(N_("Not counted as parts ({which})."), which=said),
             designators=in_order(n for names in not_parts.values() for n in names)))
     if dip_unplaced:
         problems.append(problem(
             "DIP_NOT_IN_CENTROID", "info",
-            f"Through-hole parts in the BOM only (hand or wave soldered): "
-            f"{listed(in_order(dip_unplaced))}.", designators=in_order(dip_unplaced)))
+            Text(N_("Through-hole parts in the BOM only (hand or wave soldered): "
+                    "{designators}."), designators=listed(in_order(dip_unplaced))),
+            designators=in_order(dip_unplaced)))
     if unknown_side:
         problems.append(problem(
             "UNKNOWN_SIDE", "warning",
-            f"The centroid's side/layer is not Top or Bottom for {listed(unknown_side)}: "
-            "counted as top.", designators=unknown_side))
+            Text(N_("The centroid's side/layer is not Top or Bottom for {designators}: "
+                    "counted as top."), designators=listed(unknown_side)),
+            designators=unknown_side))
     if guessed_tht:
         problems.append(problem(
             "MOUNT_TYPE_GUESSED", "info",
-            f"No mount-type column for {listed(in_order(guessed_tht))}: through-hole was told "
-            "from the footprint and description; check the DIP list.",
+            Text(N_("No mount-type column for {designators}: through-hole was told from the "
+                    "footprint and description; check the DIP list."),
+                 designators=listed(in_order(guessed_tht))),
             designators=in_order(guessed_tht)))
     if drilled_not_said or said_not_drilled:
         _contradiction(in_order(drilled_not_said), in_order(said_not_drilled), problems)
@@ -502,10 +521,12 @@ def _line_checks(bom: _Bom | None, centroid: dict[str, _Part], problems: list[di
         if len(groups) > 1:
             mixed.append({label: in_order(members) for label, members in groups.items()})
     for groups in mixed:
-        said = "; ".join(f"{listed(m)}: {label}" for label, m in groups.items())
+        said = joined([Text(N_("{designators}: {label}"), designators=listed(m), label=label)
+                       for label, m in groups.items()])
         problems.append(problem(
             "MIXED_BOM_LINE", "warning",
-            f"One BOM line holds parts the centroid calls different things ({said}).",
+            Text(N_("One BOM line holds parts the centroid calls different things ({groups})."),
+                 groups=said),
             groups=groups))
     differ, pairs = [], []
     for key, b in bom.parts.items():

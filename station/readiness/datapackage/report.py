@@ -44,7 +44,8 @@ def check_package(gerber_zip: bytes, bom: bytes, bom_name: str, centroid: bytes,
             "parts": {"smt_top": 0, "smt_bottom": 0, "dip": 0, "dip_top": 0, "dip_bottom": 0},
             "problems": [problem(
                 "CHECK_FAILED", "error",
-                f"The data package could not be checked ({type(exc).__name__}: {exc}).")],
+                Text(N_("The data package could not be checked ({error})."),
+                     error=f"{type(exc).__name__}: {exc}"))],
         }
 
 
@@ -80,14 +81,15 @@ def _check(gerber_zip: bytes, bom: bytes, bom_name: str, centroid: bytes,
     if bom_table:
         report["bom_columns"] = columns(bom_table)
         if not bom_data.parts:
-            problems.append(problem("NO_ROWS", "error", "The BOM lists no designators.",
-                                    file="BOM"))
+            problems.append(problem("NO_ROWS", "error",
+                                    Text(N_("The BOM lists no designators.")), file="BOM"))
             bom_data = None
     if cen_table:
         report["centroid_columns"] = columns(cen_table)
         cen_parts, cen_dupes, file_side = read_centroid(cen_table, centroid_name or "")
         if not cen_parts:
-            problems.append(problem("NO_ROWS", "error", "The centroid lists no designators.",
+            problems.append(problem("NO_ROWS", "error",
+                                    Text(N_("The centroid lists no designators.")),
                                     file="centroid"))
             cen_parts = None
         else:

@@ -13,6 +13,7 @@ import io
 import re
 from dataclasses import dataclass
 
+from station.errors import N_, Text
 from station.readiness.datapackage.problems import Unreadable, problem, size_text
 from station.readiness.datapackage.xlsx import xlsx_rows
 
@@ -196,7 +197,7 @@ def _decode(data: bytes) -> str:
     head = data[:8192]
     controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
     if b"\x00" in head or controls > len(head) * 0.02:
-        raise Unreadable("NOT_TEXT", "is binary, not a text or spreadsheet table")
+        raise Unreadable("NOT_TEXT", N_("{file} is binary, not a text or spreadsheet table."))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -230,21 +231,29 @@ def _table_from_text(text: str, name: str) -> tuple[Table | None, list[str]]:
     return None, [first[:200]]
 
 
+# How a problem names the upload (what: "BOM" or "centroid"), with its file name and without.
+LABELS = {"BOM": (N_("The BOM file {name}"), N_("The BOM file")),
+          "centroid": (N_("The centroid file {name}"), N_("The centroid file"))}
+
+
 def read_table(data: bytes, name: str, what: str, problems: list[dict]) -> Table | None:
     """Read a BOM or centroid upload as a table; on failure add a problem and return None."""
-    label = f"The {what} file{f' {name}' if name else ''}"
+    named, unnamed = LABELS[what]
+    label = Text(named, name=name) if name else Text(unnamed)
     if isinstance(data, str):
         data = data.encode("utf-8")
     if not data or not data.strip():
-        problems.append(problem("EMPTY_FILE", "error", f"{label} is empty.", file=what))
+        problems.append(problem("EMPTY_FILE", "error", Text(N_("{file} is empty."), file=label),
+                                file=what))
         return None
     try:
         if data.startswith(b"\xd0\xcf\x11\xe0"):
             raise Unreadable("UNSUPPORTED_FORMAT",
-                             "is an old Excel .xls workbook: save it as .xlsx or .csv")
+                             N_("{file} is an old Excel .xls workbook: save it as .xlsx or .csv."))
         if data.startswith(b"PK\x03\x04") or name.lower().endswith((".xlsx", ".xlsm")):
             if len(data) > MAX_XLSX_BYTES:
-                raise Unreadable("FILE_TOO_LARGE", f"is larger than {size_text(MAX_XLSX_BYTES)}")
+                raise Unreadable("FILE_TOO_LARGE", N_("{file} is larger than {size}."),
+                                 size=size_text(MAX_XLSX_BYTES))
             rows = xlsx_rows(data, MAX_ROWS + 200)
             table = _table_from_rows(rows, "xlsx")
             first = next((r for r in rows if any(c.strip() for c in r)), [])
@@ -252,22 +261,26 @@ def read_table(data: bytes, name: str, what: str, problems: list[dict]) -> Table
         else:
             text = _decode(data)
             if len(data) > MAX_TEXT_BYTES:
-                raise Unreadable("FILE_TOO_LARGE", f"is larger than {size_text(MAX_TEXT_BYTES)}")
+                raise Unreadable("FILE_TOO_LARGE", N_("{file} is larger than {size}."),
+                                 size=size_text(MAX_TEXT_BYTES))
             table, seen = _table_from_text(text, name)
     except Unreadable as exc:
-        problems.append(problem(exc.code, "error", f"{label} {exc.message}.", file=what))
+        problems.append(problem(exc.code, "error", exc.text(label), file=what))
         return None
     if table is None:
-        first = f" (first line: {seen[0]!r})" if seen and seen[0] else ""
-        problems.append(problem(
-            "NO_DESIGNATOR_COLUMN", "error",
-            f"{label} has no designator column (Designator, Reference, Ref, RefDes, Parts)"
-            f"{first}.", file=what))
+        if seen and seen[0]:
+            said = Text(N_("{file} has no designator column (Designator, Reference, Ref, RefDes, "
+                           "Parts) (first line: {line})."), file=label, line=repr(seen[0]))
+        else:
+            said = Text(N_("{file} has no designator column (Designator, Reference, Ref, RefDes, "
+                           "Parts)."), file=label)
+        problems.append(problem("NO_DESIGNATOR_COLUMN", "error", said, file=what))
         return None
     if table.truncated:
         problems.append(problem(
-            "TOO_MANY_ROWS", "warning", f"{label} has more than {MAX_ROWS} rows; the rest was "
-            "not read.", file=what))
+            "TOO_MANY_ROWS", "warning",
+            Text(N_("{file} has more than {rows} rows; the rest was not read."), file=label,
+                 rows=MAX_ROWS), file=what))
     return table
 
 

@@ -16,6 +16,7 @@ from datetime import date, datetime, time
 
 from openpyxl import load_workbook
 
+from station.errors import N_
 from station.readiness.datapackage.problems import Unreadable
 
 MAX_XLSX_PART_BYTES = 40 * 1024 * 1024  # uncompressed sheet or shared-strings XML
@@ -30,14 +31,17 @@ def _refuse_dtd(data: bytes) -> None:
             if not info.filename.endswith((".xml", ".rels")):
                 continue
             if info.file_size > MAX_XLSX_PART_BYTES:
-                raise Unreadable("FILE_TOO_LARGE", f"has a {info.filename} larger than the limit")
+                raise Unreadable("FILE_TOO_LARGE",
+                                 N_("{file} has a part {part} larger than the limit."),
+                                 part=info.filename)
             with archive.open(info) as handle:
                 part = handle.read(MAX_XLSX_PART_BYTES + 1)
             if b"<!DOCTYPE" in part[:4096].upper() or b"<!ENTITY" in part.upper():
-                raise Unreadable("BAD_XLSX", "holds a DTD, which is not accepted")
+                raise Unreadable("BAD_XLSX", N_("{file} holds a DTD, which is not accepted."))
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error, RuntimeError,
             NotImplementedError, ValueError) as exc:
-        raise Unreadable("BAD_XLSX", f"is not a readable XLSX workbook ({exc})") from exc
+        raise Unreadable("BAD_XLSX", N_("{file} is not a readable XLSX workbook ({error})."),
+                         error=str(exc)) from exc
 
 
 def _text(value) -> str:
@@ -91,5 +95,6 @@ def xlsx_rows(data: bytes, max_rows: int) -> list[list[str]]:
     except Unreadable:
         raise
     except Exception as exc:  # openpyxl raises many kinds (KeyError, ValueError, ...) on a bad file
-        raise Unreadable("BAD_XLSX", f"is not a readable XLSX workbook ({exc})") from exc
+        raise Unreadable("BAD_XLSX", N_("{file} is not a readable XLSX workbook ({error})."),
+                         error=str(exc)) from exc
     return rows
