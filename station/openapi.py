@@ -226,11 +226,12 @@ PATHS = {
         "get": op("The newest data package report", "any signed-in role", answer=PACKAGE,
                   params=("code", "revision"))},
     **{f"/api/v1/products/{{code}}/{{revision}}/data-package/{side}.svg": {"get": _svg(op(
-        f"The newest data package's board seen from the {side}"
-        + (" (mirrored, as seen from below)" if side == "bottom" else "")
-        + ": layers drawn, each part's centroid marked SMT / DIP (data-ref, title), fiducials "
-        "and tooling holes ringed, rails shaded. NOT_FOUND without a package or its files",
-        "any signed-in role", params=("code", "revision")))} for side in ("top", "bottom")},
+        seen + ": layers drawn, each part's centroid marked SMT / DIP (data-ref, title), "
+        "fiducials and tooling holes ringed, rails shaded. NOT_FOUND without a package or its "
+        "files", "any signed-in role", params=("code", "revision")))}
+       for side, seen in (("top", "The newest data package's board seen from the top"),
+                          ("bottom", "The newest data package's board seen from the bottom "
+                                     "(mirrored, as seen from below)"))},
     "/api/v1/products/{code}/{revision}/panel": {"post": op(
         "Override one measured panel value of the newest data package, with the reason (kept "
         "as an event; the panel problems and readiness are judged again)", "admin",
