@@ -1,12 +1,8 @@
 """`run.py --demo` (what `make run` starts) is live: its own Mosquitto, stopped with it."""
 
-import http.client
 import json
-import os
 import re
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import uuid
@@ -15,55 +11,25 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from test_mqtt_broker import free_port, needs_broker, wait_until
+from run_py import ROOT, RunPy
+from test_mqtt_broker import needs_broker, wait_until
 
 from station.mqtt.local import LocalBroker
 
-ROOT = Path(__file__).resolve().parent.parent
 URL = re.compile(r"demo broker: .* at mqtt://127\.0\.0\.1:(\d+)")
 
 
-class Demo:
+class Demo(RunPy):
     """`python run.py --demo` on a database and instance of the test's own."""
 
     def __init__(self, folder: Path, *flags: str):
-        self.port, self.client_id = free_port(), f"demo-{uuid.uuid4().hex[:8]}"
+        client_id = f"demo-{uuid.uuid4().hex[:8]}"
         config = (ROOT / "config" / "station.toml").read_text(encoding="utf-8")
-        config = config.replace('client_id = ""', f'client_id = "{self.client_id}"', 1)
+        config = config.replace('client_id = ""', f'client_id = "{client_id}"', 1)
         (folder / "station.toml").write_text(config, encoding="utf-8")
-        env = {**os.environ, "STATION_CONFIG": str(folder / "station.toml"),
-               "DATABASE_URL": f"sqlite:///{folder / 'station.db'}", "SECRET_KEY": "t",
-               "PIN_PEPPER": "t"}
-        env.pop("MQTT_URL", None)
-        self.log_path = folder / "station.log"
-        self.log = open(self.log_path, "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "run.py", "--demo", "--port",
-                                      str(self.port), "--threads", "4", *flags], cwd=ROOT,
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def serving(self) -> bool:
-        assert self.proc.poll() is None, self.text()
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
-            conn.request("GET", "/login")
-            return conn.getresponse().status == 200
-        except OSError:
-            return False
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.log.close()
-        (ROOT / "instance" / f"relay-{self.client_id}.lock").unlink(missing_ok=True)
-        return self.proc.returncode
+        super().__init__(folder, {"STATION_CONFIG": str(folder / "station.toml"),
+                                  "DATABASE_URL": f"sqlite:///{folder / 'station.db'}"},
+                         client_id, "--demo", *flags)
 
 
 def _listening(port: int) -> bool:
@@ -75,7 +41,7 @@ def _listening(port: int) -> bool:
 def test_the_demo_starts_its_own_broker_publishes_the_line_and_stops_it(tmp_path):
     demo = Demo(tmp_path)
     try:
-        wait_until(demo.serving, 60, 0.1)
+        demo.wait_serving()
         port = int(wait_until(lambda: URL.search(demo.text()), 30, 0.1).group(1))
         assert port != 1883 and _listening(port)
         got: dict[str, dict] = {}
@@ -109,7 +75,7 @@ def test_the_demo_starts_its_own_broker_publishes_the_line_and_stops_it(tmp_path
 def test_without_a_broker_the_demo_runs_and_says_so(tmp_path):
     demo = Demo(tmp_path, "--no-broker")
     try:
-        wait_until(demo.serving, 60, 0.1)
+        demo.wait_serving()
         assert not URL.search(demo.text())
         assert "publishing events" not in demo.text()  # no relay without a broker
     finally:

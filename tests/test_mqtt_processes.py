@@ -8,15 +8,14 @@ import http.client
 import json
 import os
 import signal
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
-from conftest import PEPPER, build_line, make_app
+from conftest import build_line, make_app
+from run_py import RunPy
 from sqlmodel import Session
-from test_mqtt_broker import MOSQUITTO, Broker, Consumer, free_port, needs_broker, wait_until
+from test_mqtt_broker import MOSQUITTO, Broker, Consumer, needs_broker, wait_until
 
 pytestmark = needs_broker
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,41 +53,24 @@ hourly_target = 30
 """
 
 
-class StationProcess:
+class StationProcess(RunPy):
     """`python run.py` for one station, on its own SQLite database made by build_line."""
 
     def __init__(self, folder: Path, broker: Broker, station: str, user: str, boards: int = 6):
         folder.mkdir(parents=True, exist_ok=True)
-        self.folder, self.station, self.port = folder, station, free_port()
+        self.station = station
         db = f"sqlite:///{folder / 'station.db'}"
         seed = make_app(folder, database_url=db)
         with Session(seed.extensions["engine"], expire_on_commit=False) as s:
             self.line = build_line(s, boards=boards)
         seed.extensions["engine"].dispose()
         # A client id of its own per run: tests running at once never share a relay lock.
-        self.client_id = f"{user}-{uuid.uuid4().hex[:8]}"
+        client_id = f"{user}-{uuid.uuid4().hex[:8]}"
         self.config = folder / "station.toml"
         self.config.write_text(CONFIG.format(db=db, url=broker.url, station=station, user=user,
-                                             password=USERS[user], client_id=self.client_id))
-        env = {**os.environ, "STATION_CONFIG": str(self.config), "DATABASE_URL": db,
-               "SECRET_KEY": "test-secret", "PIN_PEPPER": PEPPER}
-        env.pop("MQTT_URL", None)
-        self.log = open(folder / "station.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "run.py", "--port", str(self.port), "--threads", "4"], cwd=ROOT,
-            env=env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def wait_serving(self) -> "StationProcess":
-        def up():
-            assert self.proc.poll() is None, (self.folder / "station.log").read_text()
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
-                conn.request("GET", "/login")
-                return conn.getresponse().status == 200
-            except OSError:
-                return False
-        wait_until(up, 30, 0.05)
-        return self
+                                             password=USERS[user], client_id=client_id))
+        super().__init__(folder, {"STATION_CONFIG": str(self.config), "DATABASE_URL": db},
+                         client_id)
 
     def api(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
@@ -103,17 +85,6 @@ class StationProcess:
                                 {"station": station or self.station, "code": serial})
         assert status == 201, body
         return body
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.log.close()
-        # run.py keeps its relay lock in the project's instance folder: leave nothing behind.
-        (ROOT / "instance" / f"relay-{self.client_id}.lock").unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,6 @@ import http.client
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import uuid
 from collections import Counter
@@ -21,8 +19,9 @@ from pathlib import Path
 
 import pytest
 from conftest import PEPPER, ROUTE, make_app
+from run_py import RunPy
 from sqlmodel import Session, func, select
-from test_mqtt_broker import ACL, MOSQUITTO, Broker, Consumer, free_port, needs_broker, wait_until
+from test_mqtt_broker import ACL, MOSQUITTO, Broker, Consumer, needs_broker, wait_until
 
 from station import demo, masterdata, people
 from station.line.state import slug
@@ -104,39 +103,22 @@ def build_plant(session: Session) -> Plant:
     return plant
 
 
-class LinePC:
+class LinePC(RunPy):
     """`python run.py` for one line: its own station.toml, port and client id; the plant's
     PostgreSQL."""
 
     def __init__(self, folder: Path, broker: Broker, db: str, line: str, token: str,
                  line_events: bool, client_id: str | None = None):
         folder.mkdir(parents=True, exist_ok=True)
-        self.folder, self.line, self.token, self.port = folder, line, token, free_port()
+        self.line, self.token = line, token
         user = slug(line)
-        self.client_id = client_id or f"{user}-{uuid.uuid4().hex[:8]}"  # unique per process
+        client_id = client_id or f"{user}-{uuid.uuid4().hex[:8]}"  # unique per process
         self.config = folder / "station.toml"
         self.config.write_text(HEADER.format(db=db) + MQTT.format(
-            url=broker.url, line=line, user=user, password=USERS[user], client_id=self.client_id,
+            url=broker.url, line=line, user=user, password=USERS[user], client_id=client_id,
             line_events=str(line_events).lower()) + lines_toml([line]))
-        env = {**os.environ, "STATION_CONFIG": str(self.config), "DATABASE_URL": db,
-               "SECRET_KEY": "test-secret", "PIN_PEPPER": PEPPER}
-        env.pop("MQTT_URL", None)
-        self.log = open(folder / "station.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "run.py", "--port", str(self.port), "--threads", "4"], cwd=ROOT,
-            env=env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def wait_serving(self) -> "LinePC":
-        def up():
-            assert self.proc.poll() is None, (self.folder / "station.log").read_text()
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/login")
-                return conn.getresponse().status == 200
-            except OSError:
-                return False
-        wait_until(up, 60, 0.05)
-        return self
+        super().__init__(folder, {"STATION_CONFIG": str(self.config), "DATABASE_URL": db},
+                         client_id)
 
     def connect(self) -> http.client.HTTPConnection:
         """A keep-alive connection to this process, already open."""
@@ -173,17 +155,6 @@ class LinePC:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.log.close()
-        # run.py keeps its relay lock in the project's instance folder: leave nothing behind.
-        (ROOT / "instance" / f"relay-{self.client_id}.lock").unlink(missing_ok=True)
 
 
 def plant_broker(folder: Path) -> Broker:
