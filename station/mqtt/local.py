@@ -54,12 +54,14 @@ class LocalBroker:
             conf.append("user root")  # as root mosquitto would drop to a "mosquitto" user
         path = self.folder / "mosquitto.conf"
         path.write_text("\n".join(conf) + "\n", encoding="utf-8")
-        self.proc = subprocess.Popen([self.executable, "-c", str(path)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        log_path = self.folder / "mosquitto.log"  # a file, not a pipe nobody would drain
+        with log_path.open("wb") as out:
+            self.proc = subprocess.Popen([self.executable, "-c", str(path)],
+                                         stdout=subprocess.DEVNULL, stderr=out)
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace").strip()
+                err = log_path.read_text(errors="replace").strip()
                 raise RuntimeError(f"mosquitto exited at once ({err or self.proc.returncode})")
             with socket.socket() as s:
                 if s.connect_ex((self.host, self.port)) == 0:
