@@ -25,6 +25,7 @@ Run: .venv/bin/python bench/mqtt_relay.py [--rate 40] [--scans 400] [--backlog 1
 import argparse
 import json
 import math
+import multiprocessing
 import os
 import platform
 import signal
@@ -96,12 +97,16 @@ class Broker:
 
 
 class Subscriber:
-    """QoS 1, persistent session (MQTT 3.1.1, clean_session False: survives a broker restart)."""
+    """QoS 1, persistent session (MQTT 3.1.1, clean_session False: survives a broker restart).
+
+    It runs in a process of its own (RemoteSubscriber), so the relay's GIL is not its.
+    """
 
     def __init__(self, port: int, topic: str):
         self.got: dict[str, float] = {}  # first arrival of each key (duplicates dropped)
         self.by_unit: dict[str, float] = {}  # "station|serial|" -> first arrival
-        self.count = self.backlog = 0
+        self.arrivals: list[float] = []  # first arrivals, in order: all keys, backlog keys
+        self.backlog_arrivals: list[float] = []
         self.states: list[tuple[str, int, float]] = []  # (station, last_seq, arrival)
         self.lock = threading.Lock()
         self.ready = threading.Event()
@@ -128,28 +133,77 @@ class Subscriber:
         key = body.get("key") or f"{body.get('Station')}|" \
             f"{(body.get('MessageBody') or {}).get('PrimaryIdentifier')}|{body.get('UniqueID')}"
         with self.lock:
-            self.count += 1
             if key not in self.got:
                 self.got[key] = now
+                self.arrivals.append(now)
                 self.by_unit.setdefault(key.rsplit("|", 1)[0] + "|", now)
-                self.backlog += "|BACKLOG-" in key
+                if "|BACKLOG-" in key:
+                    self.backlog_arrivals.append(now)
+
+    def wait_for(self, backlog: bool, n: int, timeout: float) -> tuple[int, float | None]:
+        """Wait until `n` distinct messages (of the backlog, or any) arrived: how many did,
+        and when the n-th did."""
+        times = self.backlog_arrivals if backlog else self.arrivals
+        deadline = time.monotonic() + timeout
+        while len(times) < n and time.monotonic() < deadline:
+            time.sleep(0.002)
+        with self.lock:
+            return len(times), times[n - 1] if len(times) >= n else None
+
+    def got_times(self) -> dict[str, float]:
+        with self.lock:
+            return dict(self.got)
 
     def state_at(self, station: str, seq: int) -> float | None:
         """When a state of the station carrying event `seq` (or a later one) first arrived."""
         with self.lock:
             return next((t for st, last, t in self.states if st == station and last >= seq), None)
 
-    def first(self, unit: str) -> float | None:
-        """When the first event of "station|serial|" arrived."""
-        return self.by_unit.get(unit)
+    def firsts(self, units: list[str]) -> dict[str, float]:
+        """When the first event of each "station|serial|" arrived (those that did)."""
+        with self.lock:
+            return {u: self.by_unit[u] for u in units if u in self.by_unit}
 
     def close(self):
         self.client.disconnect()
         self.client.loop_stop()
 
 
+def serve_subscriber(port: int, topic: str, conn) -> None:
+    """A subscriber process: answers the bench's calls over `conn` until it sends None."""
+    sub = Subscriber(port, topic)
+    conn.send("ready")
+    while (call := conn.recv()) is not None:
+        name, args = call
+        conn.send(getattr(sub, name)(*args))
+    sub.close()
+
+
+class RemoteSubscriber:
+    """A Subscriber in a process of its own; its methods called over a pipe. Arrival times are
+    time.perf_counter(), the machine's monotonic clock, the same in every process."""
+
+    def __init__(self, port: int, topic: str):
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=serve_subscriber, args=(port, topic, child), daemon=True)
+        self.proc.start()
+        if not self.conn.poll(30) or self.conn.recv() != "ready":
+            raise SystemExit("the subscriber process did not start")
+
+    def __getattr__(self, name: str):
+        def call(*args):
+            self.conn.send((name, args))
+            return self.conn.recv()
+        return call
+
+    def close(self) -> None:
+        self.conn.send(None)
+        self.proc.join(10)
+
+
 def baseline_latency(port: int, rate: float, n: int) -> list[float]:
-    sub = Subscriber(port, "bench/raw/#")
+    sub = RemoteSubscriber(port, "bench/raw/#")
     pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-raw", protocol=mqtt.MQTTv5)
     pub.max_inflight_messages_set(20)
     pub.connect(HOST, port)
@@ -162,10 +216,9 @@ def baseline_latency(port: int, rate: float, n: int) -> list[float]:
         key = f"m{i}"
         sent[key] = time.perf_counter()
         pub.publish("bench/raw/x", json.dumps({"key": key}), qos=1)
-    deadline = time.monotonic() + 10
-    while len(sub.got) < n and time.monotonic() < deadline:
-        time.sleep(0.01)
-    lat = [sub.got[k] - t for k, t in sent.items() if k in sub.got]
+    sub.wait_for(False, n, 10)
+    got = sub.got_times()
+    lat = [got[k] - t for k, t in sent.items() if k in got]
     pub.disconnect()
     pub.loop_stop()
     sub.close()
@@ -173,7 +226,7 @@ def baseline_latency(port: int, rate: float, n: int) -> list[float]:
 
 
 def baseline_drain(port: int, n: int) -> float:
-    sub = Subscriber(port, "bench/drain/#")
+    sub = RemoteSubscriber(port, "bench/drain/#")
     pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-drain", protocol=mqtt.MQTTv5)
     pub.max_inflight_messages_set(20)
     pub.max_queued_messages_set(0)
@@ -183,9 +236,8 @@ def baseline_drain(port: int, n: int) -> float:
     t0 = time.perf_counter()
     for i in range(n):
         pub.publish("bench/drain/x", json.dumps({"key": f"d{i}", "pad": payload}), qos=1)
-    while len(sub.got) < n and time.perf_counter() - t0 < 60:
-        time.sleep(0.005)
-    took = time.perf_counter() - t0
+    _count, last = sub.wait_for(False, n, 60)
+    took = (last or math.inf) - t0
     pub.disconnect()
     pub.loop_stop()
     sub.close()
@@ -220,7 +272,7 @@ def station_latency(app, op, serials, port: int, rate: float, n: int) -> list[fl
 
     from station.line import scanning
 
-    sub = Subscriber(port, "acme/plant1/smt/+/+/cfx/#")
+    sub = RemoteSubscriber(port, "acme/plant1/smt/+/+/cfx/#")
     stations = [s for s in (f"L1-{step}-1" for step in SCANNED)]
     plan = [(stations[i % 5], serials[i // 5]) for i in range(n)]
     committed: dict[str, float] = {}
@@ -232,15 +284,15 @@ def station_latency(app, op, serials, port: int, rate: float, n: int) -> list[fl
             scanning.scan(s, station, serial, op)
             committed[f"{station}|{serial}|"] = time.perf_counter()
     deadline = time.monotonic() + 10
-    while len(committed) > sum(1 for k in committed if sub.first(k)) and \
+    while len(firsts := sub.firsts(list(committed))) < len(committed) and \
             time.monotonic() < deadline:
         time.sleep(0.01)
-    lat = [sub.first(k) - t for k, t in committed.items() if sub.first(k)]
+    lat = [firsts[k] - t for k, t in committed.items() if k in firsts]
     sub.close()
     return lat
 
 
-def live_scans(app, op, serial: str, sub: Subscriber, out: list) -> None:
+def live_scans(app, op, serial: str, out: list) -> None:
     """Scan one board through the stations while the backlog drains; note commit times."""
     from sqlmodel import Session, func, select
 
@@ -252,6 +304,7 @@ def live_scans(app, op, serial: str, sub: Subscriber, out: list) -> None:
             station = f"L1-{step}-1"
             scanning.scan(s, station, serial, op)
             seq = s.exec(select(func.max(Event.id)).where(Event.station_id == station)).one()
+            s.rollback()  # end the read: a transaction left open would hold the write lock
             out.append((station.lower(), seq, time.perf_counter()))
             time.sleep(0.3)
 
@@ -262,7 +315,7 @@ def station_drain(app, op, serial: str, broker: Broker, relay, n: int) -> dict:
     from station import events
     from station.models import Event
 
-    sub = Subscriber(broker.port, "acme/plant1/smt/#")  # its session is kept while away
+    sub = RemoteSubscriber(broker.port, "acme/plant1/smt/#")  # its session is kept while away
     broker.stop()
     while relay.connected:
         time.sleep(0.01)
@@ -277,16 +330,15 @@ def station_drain(app, op, serial: str, broker: Broker, relay, n: int) -> dict:
         last = s.exec(select(func.max(Event.id))).one()
     built = time.perf_counter() - t0
     up = broker.start()
-    reconnected, live, scanner = None, [], None
-    while sub.backlog < n and time.perf_counter() - up < 60:
-        if reconnected is None and relay.connected:
-            reconnected = time.perf_counter()
-            scanner = threading.Thread(target=live_scans, args=(app, op, serial, sub, live))
-            scanner.start()
+    live = []
+    while not relay.connected and time.perf_counter() - up < 60:
         time.sleep(0.002)
-    done = time.perf_counter()
-    if scanner is not None:
-        scanner.join()
+    reconnected = time.perf_counter()
+    scanner = threading.Thread(target=live_scans, args=(app, op, serial, live))
+    scanner.start()
+    received, done = sub.wait_for(True, n, 60)
+    done = done or math.inf
+    scanner.join()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not all(sub.state_at(st.upper(), q) for st, q, _ in live):
         time.sleep(0.01)
@@ -294,10 +346,9 @@ def station_drain(app, op, serial: str, broker: Broker, relay, n: int) -> dict:
     while relay.cursor < last and time.perf_counter() - up < 60:
         time.sleep(0.01)
     acked = time.perf_counter()
-    received = sub.backlog
     sub.close()
     return {"built_s": built, "drain_s": done - up, "after_reconnect_s":
-            done - (reconnected or up), "cursor_s": acked - up, "received": received,
+            done - reconnected, "cursor_s": acked - up, "received": received,
             "live_waits": waits, "live_during": sum(1 for *_x, t in live if t < done)}
 
 

@@ -301,6 +301,26 @@ def open_work(serials: list[str], block: int) -> list[dict]:
     return work
 
 
+def walk(conn: Client, items: list[dict], window: tuple[float, float]
+         ) -> tuple[list[float], Counter, int, bool]:
+    """POST scans back to back until the window's end: the latencies of accepted scans inside
+    the window, the errors there, the scans sent, and whether the items ran out first."""
+    latencies, errors, sent = [], Counter(), 0
+    for body in items:
+        start = time.perf_counter()
+        if start >= window[1]:
+            return latencies, errors, sent, False
+        status, answer = conn.post("/api/v1/scans", body)
+        end = time.perf_counter()
+        sent += 1
+        if start >= window[0] and end <= window[1]:
+            if status == 201:
+                latencies.append(end - start)
+            else:
+                errors[answer.get("error", {}).get("code", status)] += 1
+    return latencies, errors, sent, True
+
+
 def closed_loop(port: int, server_pid: int, headers: dict, work: list[list[dict]],
                 warmup: float, seconds: float) -> Result:
     """Every client sends its next scan as soon as the last is answered; count a window."""
@@ -311,20 +331,8 @@ def closed_loop(port: int, server_pid: int, headers: dict, work: list[list[dict]
 
     def client(items):
         conn = Client(port, headers)
-        mine, errs, sent = [], Counter(), 0
-        for body in items:
-            start = time.perf_counter()
-            if start >= window[1]:
-                break
-            status, answer = conn.post("/api/v1/scans", body)
-            end = time.perf_counter()
-            sent += 1
-            if start >= window[0] and end <= window[1]:
-                if status == 201:
-                    mine.append(end - start)
-                else:
-                    errs[answer.get("error", {}).get("code", status)] += 1
-        else:
+        mine, errs, sent, short = walk(conn, items, window)
+        if short:
             ran_out.append(True)
         conn.close()
         with lock:

@@ -85,6 +85,8 @@ class Site(Section):
 class Database(Section):
     url: Text = ""
     busy_timeout_s: Number = Field(10.0, gt=0, le=600)  # then the API answers DATABASE_BUSY
+    pool_size: Whole = Field(10, ge=1, le=500)  # PostgreSQL connections kept open per process
+    max_overflow: Whole = Field(10, ge=0, le=500)  # more opened at a peak, closed after it
 
 
 class Mqtt(Section):
@@ -285,7 +287,8 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
                 data[section][key] = os.environ[name]
     settings = parse(data, _shown(path))
     url = resolve_sqlite_path(settings.database.url)
-    return settings.model_copy(update={"database": Database(url=url)})
+    return settings.model_copy(update={"database": settings.database.model_copy(
+        update={"url": url})})
 
 
 def parse(data: dict, source: str = "station.toml") -> Settings:

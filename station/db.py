@@ -19,11 +19,14 @@ MIGRATIONS = ROOT / "migrations"
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def make_engine(url: str, busy_timeout_s: float = 10) -> Engine:
-    """An engine for SQLite (WAL, FULL sync, BEGIN IMMEDIATE for writes) or PostgreSQL; a write
-    waits at most `busy_timeout_s` for a lock, then fails as DATABASE_BUSY."""
+def make_engine(url: str, busy_timeout_s: float = 10, pool_size: int = 10,
+                max_overflow: int = 10) -> Engine:
+    """An engine for SQLite (WAL, FULL sync, BEGIN IMMEDIATE for writes) or PostgreSQL (a pool
+    of `pool_size` + `max_overflow` connections); a write waits at most `busy_timeout_s` for a
+    lock, then fails as DATABASE_BUSY."""
     if not url.startswith("sqlite"):
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=pool_size,
+                               max_overflow=max_overflow)
 
         @event.listens_for(engine, "connect")
         def set_lock_timeout(dbapi_conn, _record):
@@ -168,8 +171,9 @@ def close_session(_exc=None) -> None:
 
 def init_app(app) -> None:
     """Create the engine, migrate, and close each request's session."""
-    engine = make_engine(app.config["DATABASE_URL"],
-                         app.config["SETTINGS"].database.busy_timeout_s)
+    database = app.config["SETTINGS"].database
+    engine = make_engine(app.config["DATABASE_URL"], database.busy_timeout_s,
+                         database.pool_size, database.max_overflow)
     app.extensions["engine"] = engine
     if engine.dialect.name == "sqlite":
         app.config["SQLITE_WARNING"] = check_sqlite_library()

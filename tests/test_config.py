@@ -105,6 +105,17 @@ def test_the_environment_overrides_the_file(tmp_path, monkeypatch):
     assert load_settings().database.url == f"sqlite:///{(paths.ROOT / 'instance/x.db').as_posix()}"
 
 
+def test_the_database_section_keeps_its_settings_beside_the_url(tmp_path, monkeypatch):
+    path = write(tmp_path, "[database]\nurl = \"sqlite:///instance/x.db\"\nbusy_timeout_s = 0.5\n"
+                           "pool_size = 3\nmax_overflow = 0\n")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://plant/db")
+    database = load_settings(path).database
+    assert (database.url, database.busy_timeout_s) == ("postgresql://plant/db", 0.5)
+    assert (database.pool_size, database.max_overflow) == (3, 0)
+    with pytest.raises(SettingsError, match=r"\[database\] pool_size must be"):
+        load_settings(write(tmp_path, "[database]\npool_size = 0\n"))
+
+
 def test_settings_are_read_only_and_rules_are_built_once(app, tmp_path):
     settings = app.config["SETTINGS"]
     with pytest.raises(ValidationError):

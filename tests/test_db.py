@@ -266,6 +266,20 @@ def pg_line(pg_app):
 
 
 @pytest.mark.postgres
+def test_a_postgres_station_opens_the_pool_its_settings_ask_for(tmp_path, pg_url):
+    cfg = tmp_path / "station.toml"
+    cfg.write_text("[database]\npool_size = 2\nmax_overflow = 1\nbusy_timeout_s = 0.5\n")
+    app = make_app(tmp_path, database_url=pg_url, STATION_CONFIG=str(cfg))
+    engine = app.extensions["engine"]
+    try:
+        assert (engine.pool.size(), engine.pool._max_overflow) == (2, 1)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "500ms"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
 def test_postgres_migrations_are_idempotent(pg_app, tmp_path, pg_url):
     engine = pg_app.extensions["engine"]
     assert engine.dialect.name == "postgresql"

@@ -37,26 +37,35 @@ class Backlog:
         self._done: set[int] = set()
         self._stalled_until = 0.0
         self._gaps: dict[int, float] = {}
+        self._behind = True  # events may be waiting after `position`: read before waiting
+        self._lines: dict[str, str] = {}  # station -> line, for the relay's life
 
     def start_at(self, cursor: int) -> None:
         """Begin after the stored cursor."""
         self.cursor = self.position = cursor
+        self._behind = True
 
-    def send(self, node_line: str) -> None:
+    def send(self, node_line: str, poll: bool) -> None:
         """Hand the next events to paho, in id order, once half the window is free.
 
         Refilling at half rather than after every acknowledgement reads the database in
         batches while a backlog drains, and at once for a live event (the window is empty).
+        The database is read only when there may be something new: this process committed
+        events, the last read left some behind, or `poll` (other processes' commits).
         """
+        committed = self.committed.is_set()
         self.committed.clear()  # states wait for new events only when these can go now
         room = self.cfg.window - len(self.outstanding)
         if room < max(1, self.cfg.window // 2) or self.refused:
             return
+        if not (committed or poll or self._behind):
+            return
         with Session(reader(self.engine), expire_on_commit=False) as s:
             # Plain rows, not ORM objects: read once, never changed (a third of the cost).
+            limit = min(room, 1000)
             rows = s.exec(select(*Event.__table__.columns).where(Event.id > self.position)
-                          .order_by(Event.id).limit(min(room, 1000))).all()
-            messages = Messages(s, self.cfg, node_line)
+                          .order_by(Event.id).limit(limit)).all()
+            messages = Messages(s, self.cfg, node_line, self._lines)
             for ev in self._in_order(rows):
                 if not self.conn.connected:
                     break
@@ -78,6 +87,7 @@ class Backlog:
                 self.outstanding.append(ev.id)
                 self.position = ev.id
                 self.published += 1
+        self._behind = len(rows) == limit or bool(rows) and self.position < rows[-1].id
         self.take_acks()
 
     def take_acks(self) -> None:
@@ -102,11 +112,18 @@ class Backlog:
         while self.outstanding and self.outstanding[0] in self._done:
             self.cursor = self.outstanding.popleft()
             self._done.discard(self.cursor)
+        # Woken by the acknowledgement that frees half the window, not by every one (a draining
+        # backlog would cost a round per event).
+        keep = self.cfg.window - max(1, self.cfg.window // 2)
+        self.conn.wake_after = max(1, min(len(self.mids), len(self.outstanding) - keep))
+        if self.conn.acks.qsize() >= self.conn.wake_after:
+            self.conn.wake.set()  # they came while we counted
         if self.refused and not self.mids and time.monotonic() >= self._stalled_until:
             # Start again from the cursor: the refused event first (at-least-once).
             self.position, self.refused = self.cursor, None
             self.outstanding.clear()
             self._done.clear()
+            self._behind = True
 
     def drain(self, limit_s: float = 2.0) -> None:
         """Wait a little for the acknowledgements of what is in flight (stopping)."""

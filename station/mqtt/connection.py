@@ -51,6 +51,7 @@ class Connection:
         self.client: mqtt.Client | None = None
         self.connected, self.last_error = False, ""
         self.acks: queue.SimpleQueue = queue.SimpleQueue()  # (mid, reason code) of each PUBACK
+        self.wake_after = 1  # wake the relay once this many acknowledgements wait
         self.new_session = False  # connected since the last round: say online, states again
         self.resync = False  # paho resends what was in flight before: new events wait
         self.node = self.status_topic = ""
@@ -127,4 +128,5 @@ class Connection:
 
     def _on_publish(self, _client, _userdata, mid, reason_code, _props) -> None:
         self.acks.put((mid, reason_code))
-        self.wake.set()
+        if reason_code.is_failure or self.acks.qsize() >= self.wake_after:
+            self.wake.set()

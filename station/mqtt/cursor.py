@@ -8,6 +8,8 @@ from sqlmodel import Session, func, select
 from station.models import Event, RelayCursor, Station, utcnow
 from station.mqtt.config import MqttConfig
 
+SAVE_EVERY_S = 0.2  # a write per acknowledgement would be one more transaction per scan
+
 
 class CursorStore:
     """Where a relay got to, and how many broker sessions it began."""
@@ -27,11 +29,16 @@ class CursorStore:
             self._saved = row.last_event_id
             return row.last_event_id
 
-    def save(self, cursor: int, busy: bool, force: bool = False) -> None:
-        """Store the cursor, at most five times a second while busy (a crash only repeats)."""
+    @property
+    def saved(self) -> int:
+        """The cursor as last stored."""
+        return self._saved
+
+    def save(self, cursor: int, force: bool = False) -> None:
+        """Store the cursor, at most five times a second (a crash only repeats events)."""
         if cursor == self._saved:
             return
-        if not force and busy and time.monotonic() - self._saved_at < 0.2:
+        if not force and time.monotonic() - self._saved_at < SAVE_EVERY_S:
             return
         with Session(self.engine) as s:
             row = s.get(RelayCursor, self.name)

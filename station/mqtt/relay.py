@@ -11,6 +11,7 @@ the unacknowledged rest is still after the cursor.
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 from sqlmodel import Session
@@ -20,7 +21,7 @@ from station.mqtt import topics, wake
 from station.mqtt.backlog import Backlog
 from station.mqtt.config import MqttConfig
 from station.mqtt.connection import Connection
-from station.mqtt.cursor import CursorStore
+from station.mqtt.cursor import SAVE_EVERY_S, CursorStore
 from station.mqtt.lock import AdvisoryLock, RelayLock
 from station.mqtt.states import LOOK_S, StatePublisher
 
@@ -45,6 +46,7 @@ class Relay:
         self.states = StatePublisher(engine, self.cfg, rules,
                                      self.conn, self._committed)
         self.store = CursorStore(engine, self.name)
+        self._poll_at = 0.0
         self._thread: threading.Thread | None = None
 
     # the web side: cheap, never waits for the broker
@@ -115,13 +117,14 @@ class Relay:
                     if not self.lock.held and not self._take_lock():
                         self._stop.wait(1.0)  # another process relays: take over if it stops
                         continue
+                    self._wake.clear()  # before the round: a wake during it is not lost
                     self._round()
                 except Exception:  # the database may be busy or gone for a moment
                     log.exception("MQTT relay %s: round failed; retrying", self.name)
                     self._stop.wait(1.0)
                 self._wake.wait(LOOK_S if self.states.pending else
+                                SAVE_EVERY_S if self.store.saved != self.backlog.cursor else
                                 0.25 if self.states.touched else self.cfg.poll_s)
-                self._wake.clear()
         finally:
             self._shutdown()
 
@@ -156,9 +159,12 @@ class Relay:
             self.conn.say_online(self.store.count_session())
             self.states.forget()
         if self.conn.may_send(in_flight=bool(self.backlog.mids)):
-            self.backlog.send(self.node_line)
+            poll = time.monotonic() >= self._poll_at  # other processes' events, if any
+            if poll:
+                self._poll_at = time.monotonic() + self.cfg.poll_s
+            self.backlog.send(self.node_line, poll)
         self.states.publish()
-        self.store.save(self.backlog.cursor, busy=bool(self.backlog.outstanding))
+        self.store.save(self.backlog.cursor)
 
     def _shutdown(self) -> None:
         wake.unlisten(self)
@@ -169,7 +175,7 @@ class Relay:
             self.backlog.take_acks()
             self.conn.close()
         try:
-            self.store.save(self.backlog.cursor, busy=False, force=True)
+            self.store.save(self.backlog.cursor, force=True)
         except Exception:
             log.exception("MQTT relay %s: could not save the cursor", self.name)
         self.conn.connected = False
