@@ -58,17 +58,21 @@ class CursorStore:
             return row.connects
 
 
+def served(cfg: MqttConfig):
+    """The events of the stations this process speaks for: its station's, its line's or all."""
+    if cfg.station:
+        return Event.station_id == cfg.station
+    if cfg.serve_line:
+        return Event.station_id.in_(select(Station.id).where(Station.line == cfg.serve_line))
+    return Event.station_id.is_not(None)
+
+
 def waiting(session: Session, cfg: MqttConfig) -> int:
     """How many events the relay has still to publish (its cursor is in the database)."""
     row = session.get(RelayCursor, cfg.client_id)
     query = select(func.count()).select_from(Event).where(
         Event.id > (row.last_event_id if row else 0))
-    if cfg.station:
-        mine = Event.station_id == cfg.station
-    elif cfg.serve_line:
-        mine = Event.station_id.in_(select(Station.id).where(Station.line == cfg.serve_line))
-    else:
-        mine = Event.station_id.is_not(None)
+    mine = served(cfg)
     if cfg.line_events:
         mine = or_(mine, Event.station_id.is_(None))
     query = query.where(mine)

@@ -8,8 +8,10 @@ out first, even while a backlog of older events is still draining behind it.
 import json
 import threading
 import time
+from collections import deque
 
 from paho.mqtt.enums import MQTTErrorCode
+from sqlalchemy import or_
 from sqlmodel import Session, func, select
 
 from station.db import reader
@@ -18,6 +20,7 @@ from station.models import Event, Station
 from station.mqtt import topics
 from station.mqtt.config import MqttConfig
 from station.mqtt.connection import Connection
+from station.mqtt.cursor import served
 
 LOOK_S = 0.1  # look for newly committed events this often (a live state goes out within 1 s)
 
@@ -34,7 +37,8 @@ class StatePublisher:
         self._clock: dict[str, tuple[str, str]] = {}  # station -> (state, since)
         self._built_at: dict[str, float] = {}
         self._refresh_at = 0.0
-        self._seen: int | None = None  # the last event id whose station was looked at
+        self._seen: deque[tuple[float, int]] = deque()  # (when, the highest event id seen)
+        self._reacted: dict[str, int] = {}  # station ("" none) -> its newest event looked at
         self._looked_at = 0.0
         self.pending = False  # a commit of this process added events since the last look
 
@@ -42,7 +46,7 @@ class StatePublisher:
         """A new session: republish every state."""
         self._sent.clear()
         self._refresh_at = 0.0
-        self._seen = None
+        self._seen.clear()
 
     def publish(self) -> None:
         """Republish the state of stations with newly committed events, and of all when due.
@@ -81,16 +85,30 @@ class StatePublisher:
         self.touched = later
 
     def _look(self, s: Session) -> None:
-        """Touch the stations of events committed since the last look (any process's)."""
-        if self._seen is None:  # a new session republishes everything: start from the present
-            self._seen = s.exec(select(func.max(Event.id))).one() or 0
+        """Touch the stations of events committed since the last look (any process's).
+
+        On PostgreSQL an event may commit after one with a higher id was seen: the look goes
+        back to the highest id seen `gap_grace_s` ago, and touches a station whose newest event
+        there is newer than the one it last reacted to.
+        """
+        now = time.monotonic()
+        if not self._seen:  # a new session republishes everything: start from the present
+            self._seen.append((now, s.exec(select(func.max(Event.id))).one() or 0))
             self.touched.add("*")
             return
+        while len(self._seen) > 1 and now - self._seen[1][0] >= self.cfg.gap_grace_s:
+            self._seen.popleft()
+        highest = self._seen[-1][1]
         for station_id, last in s.exec(select(Event.station_id, func.max(Event.id))
-                                       .where(Event.id > self._seen)
+                                       .where(Event.id > self._seen[0][1],
+                                              or_(served(self.cfg), Event.station_id.is_(None)))
                                        .group_by(Event.station_id)):
-            self.touched.add(station_id or "")
-            self._seen = max(self._seen, last)
+            key = station_id or ""
+            if last > self._reacted.get(key, 0):
+                self.touched.add(key)
+                self._reacted[key] = last
+            highest = max(highest, last)
+        self._seen.append((now, highest))
 
     def _send(self, s: Session, station: Station) -> bool:
         """Publish a station's state if it changed; False when paho took nothing."""
