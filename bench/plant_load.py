@@ -97,6 +97,11 @@ class PlantDatabase:
         with self.engine.connect() as conn:
             return conn.exec_driver_sql(sql, params).scalar()
 
+    def size(self) -> dict[str, int]:
+        """Bytes on disk: the whole database, and the events table with its indexes."""
+        return {"all": self.scalar("SELECT pg_database_size(current_database())"),
+                "event": self.scalar("SELECT pg_total_relation_size('event')")}
+
     def transactions(self) -> int:
         """Transactions committed or rolled back in this database (PostgreSQL's statistics)."""
         return self.scalar("SELECT xact_commit + xact_rollback FROM pg_stat_database "
@@ -443,7 +448,8 @@ def row(name: str, p: Phase, base: Phase | None) -> str:
             f"{p.events / r.sent if r.sent else math.nan:>7.2f} {busy:>5.0%} {caught:>7}")
 
 
-def report(args, phases: dict[tuple[str, int], Phase], pg_max_connections: int) -> None:
+def report(args, phases: dict[tuple[str, int], Phase], pg_max_connections: int,
+           grown: dict[str, float]) -> None:
     print()
     print(HEADER)
     print("-" * len(HEADER))
@@ -465,11 +471,13 @@ def report(args, phases: dict[tuple[str, int], Phase], pg_max_connections: int) 
                 f"{p.pcs} PCs {p.result.rate / rows[0].result.rate:.2f}x" for p in rows[1:])
                 + f" against {rows[0].pcs} PC ({rows[0].result.rate:.0f} scans/s)")
     pace = phases.get(("line pace", max(args.pcs)))
+    print(f"database growth: {grown['all']:.0f} bytes per scan, {grown['event']:.0f} of them "
+          "the events table with its indexes (all phases)")
     if pace:
-        fifty(args, pace, pg_max_connections)
+        fifty(args, pace, pg_max_connections, grown)
 
 
-def fifty(args, pace: Phase, pg_max_connections: int) -> None:
+def fifty(args, pace: Phase, pg_max_connections: int, grown: dict[str, float]) -> None:
     """What 50 lines at line pace would ask of PostgreSQL and of each line PC."""
     lines, rate = 50, len(ROUTE) * args.pace
     scans = lines * rate
@@ -483,6 +491,8 @@ def fifty(args, pace: Phase, pg_max_connections: int) -> None:
           f"max_connections {pg_max_connections}")
     print(f"  each line PC: {rate * pace.per_scan('station') / 1000:.2f} CPUs for its station "
           f"process, p99 {pace.result.pct(99):.1f} ms at this pace")
+    print(f"  storage: {scans * 86400 * grown['all'] / 1e9:.0f} GB a day running round the clock "
+          f"({scans * 86400 * grown['event'] / 1e9:.0f} GB of it events)")
 
 
 # --- main --------------------------------------------------------------------------------------
@@ -525,6 +535,7 @@ def main() -> None:
             broker = LocalBroker(executable).start()
         print(f"seeding {len(LINES)} lines of {per_line} boards ...", file=sys.stderr)
         token, serials = seed(db.url, folder, per_line)
+        size0 = db.size()
         phases: dict[tuple[str, int], Phase] = {}
         for kind in kinds:
             for count in args.pcs:
@@ -536,7 +547,10 @@ def main() -> None:
             print(f"line pace, {count} PCs ...", file=sys.stderr)
             phases["line pace", count] = phase(args, db, broker, folder, token, serials, count,
                                                True, True, "pace")
-        report(args, phases, int(db.scalar("SHOW max_connections")))
+        scans = sum(p.result.sent for p in phases.values())
+        size1 = db.size()
+        grown = {key: (size1[key] - size0[key]) / scans for key in size0}
+        report(args, phases, int(db.scalar("SHOW max_connections")), grown)
     finally:
         if broker:
             broker.stop()
