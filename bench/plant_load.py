@@ -409,7 +409,7 @@ def phase(args, db: PlantDatabase, broker, folder: Path, token: str, serials: di
         result.errors += f["errors"]
         result.sent += f["sent"]
         if f["short"]:
-            print(f"  warning: {f['short']} clients ran out of boards; raise --boards",
+            print(f"  warning: {f['short']} clients ran out of boards; raise --boards-per-phase",
                   file=sys.stderr)
     return Phase(relays, count, result, cpu, tx1 - tx0, ev1 - ev0, caught)
 
