@@ -33,7 +33,18 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from scan_load import HOST, PEPPER, Client, Result, free_port, start_server, stop_server, walk
+from scan_load import (
+    HOST,
+    PEPPER,
+    Client,
+    Result,
+    cpu_seconds,
+    free_port,
+    machine_busy,
+    start_server,
+    stop_server,
+    walk,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -93,9 +104,9 @@ class PlantDatabase:
             conn.exec_driver_sql(f'CREATE DATABASE "{self.name}"')
         self.engine = create_engine(self.url)
 
-    def scalar(self, sql: str, *params):
+    def scalar(self, sql: str):
         with self.engine.connect() as conn:
-            return conn.exec_driver_sql(sql, params).scalar()
+            return conn.exec_driver_sql(sql).scalar()
 
     def size(self) -> dict[str, int]:
         """Bytes on disk: the whole database, and the events table with its indexes."""
@@ -271,16 +282,6 @@ def run_drivers(target, jobs: list[tuple]) -> list[dict]:
 
 # --- CPU ---------------------------------------------------------------------------------------
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU seconds of a process so far (0 when it is gone or not Linux)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def postgres_cpu() -> dict[int, float]:
     """CPU seconds of every PostgreSQL server process on this machine, by pid."""
     found = {}
@@ -288,20 +289,10 @@ def postgres_cpu() -> dict[int, float]:
         if entry.name.isdigit():
             try:
                 if (entry / "comm").read_text().strip() == "postgres":
-                    found[int(entry.name)] = cpu_seconds(int(entry.name))
+                    found[int(entry.name)] = cpu_seconds(int(entry.name)) or 0.0
             except OSError:
                 continue
     return found
-
-
-def machine_busy() -> float:
-    """CPU seconds the whole machine spent busy so far (all but idle and iowait)."""
-    try:
-        with open("/proc/stat") as f:
-            cpu = [int(x) for x in f.readline().split()[1:]]
-    except OSError:
-        return math.nan
-    return (sum(cpu) - cpu[3] - cpu[4]) / os.sysconf("SC_CLK_TCK")
 
 
 class CpuMeter:
@@ -314,9 +305,10 @@ class CpuMeter:
 
     def _read(self) -> dict:
         ended = os.times()
-        return {"wall": time.perf_counter(), "busy": machine_busy(),
-                "station": sum(cpu_seconds(p) for p in self.stations),
-                "broker": cpu_seconds(self.broker) if self.broker else 0.0,
+        busy = machine_busy()
+        return {"wall": time.perf_counter(), "busy": math.nan if busy is None else busy,
+                "station": sum(cpu_seconds(p) or 0.0 for p in self.stations),
+                "broker": (cpu_seconds(self.broker) or 0.0) if self.broker else 0.0,
                 "load": ended.children_user + ended.children_system,
                 "postgres": postgres_cpu()}
 

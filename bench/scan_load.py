@@ -147,24 +147,38 @@ def fsync_ms(folder: Path, count: int = 200) -> tuple[float, float]:
     return times[count // 2] * 1000, times[math.ceil(0.99 * count) - 1] * 1000
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU seconds of a process so far (Linux /proc); None when unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> float | None:
+    """CPU seconds the machine spent busy so far, all but idle and iowait; None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            cpu = [int(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return None
+    return (sum(cpu) - cpu[3] - cpu[4]) / os.sysconf("SC_CLK_TCK")
+
+
 class CpuMeter:
     """CPU seconds used by the machine, the server under test and this load generator (Linux
     /proc; elsewhere it measures nothing), so a busy machine shows in the report."""
 
     def __init__(self, server_pid: int):
-        self.pid, self.tick = server_pid, os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 1
+        self.pid = server_pid
         self.start = self._read()
 
     def _read(self):
-        try:
-            with open("/proc/stat") as f:
-                cpu = [int(x) for x in f.readline().split()[1:]]
-            with open(f"/proc/{self.pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
+        busy, server = machine_busy(), cpu_seconds(self.pid)
+        if busy is None or server is None:
             return None
-        busy = (sum(cpu) - cpu[3] - cpu[4]) / self.tick  # all but idle and iowait
-        server = (int(fields[11]) + int(fields[12])) / self.tick
         me = os.times()
         return time.perf_counter(), busy, server, me.user + me.system
 

@@ -12,6 +12,21 @@ from test_mqtt_broker import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
+SITE = """
+[site]
+enterprise = "acme"
+site = "plant1"
+area = "smt"
+timezone = "UTC"
+language = "en"
+
+[database]
+url = "{db}"
+
+[shifts]
+starts = ["00:00"]
+"""  # the start of a test process's station.toml: the site, its database, one shift a day
+
 
 class RunPy:
     """run.py on a port of its own with `env` over the test's environment; its output in a log."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import build_line, make_app
-from run_py import RunPy
+from run_py import SITE, RunPy
 from sqlmodel import Session
 from test_mqtt_broker import MOSQUITTO, Broker, Consumer, needs_broker, wait_until
 
@@ -22,17 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "acme/plant1/smt"
 USERS = {"t-print": "pw-print", "t-spi": "pw-spi", "dashboard": "pw-dash"}
 
-CONFIG = """
-[site]
-enterprise = "acme"
-site = "plant1"
-area = "smt"
-timezone = "UTC"
-language = "en"
-
-[database]
-url = "{db}"
-
+CONFIG = SITE + """
 [mqtt]
 url = "{url}"
 station = "{station}"
@@ -42,9 +32,6 @@ client_id = "{client_id}"
 line_events = false
 keepalive_s = 2
 reconnect_max_s = 1
-
-[shifts]
-starts = ["00:00"]
 
 [[lines]]
 id = "T"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PEPPER, ROUTE, make_app
-from run_py import RunPy
+from run_py import SITE, RunPy
 from sqlmodel import Session, func, select
 from test_mqtt_broker import ACL, MOSQUITTO, Broker, Consumer, needs_broker, wait_until
 
@@ -33,21 +33,6 @@ PREFIX = "acme/plant1/smt"
 LINES = ("L1", "L2", "L3")
 USERS = {**{slug(line): f"pw-{slug(line)}" for line in LINES}, "dashboard": "pw-dash"}
 BOARDS = 24  # per line's order
-
-HEADER = """
-[site]
-enterprise = "acme"
-site = "plant1"
-area = "smt"
-timezone = "UTC"
-language = "en"
-
-[database]
-url = "{db}"
-
-[shifts]
-starts = ["00:00"]
-"""
 
 MQTT = """
 [mqtt]
@@ -114,7 +99,7 @@ class LinePC(RunPy):
         user = slug(line)
         client_id = client_id or f"{user}-{uuid.uuid4().hex[:8]}"  # unique per process
         self.config = folder / "station.toml"
-        self.config.write_text(HEADER.format(db=db) + MQTT.format(
+        self.config.write_text(SITE.format(db=db) + MQTT.format(
             url=broker.url, line=line, user=user, password=USERS[user], client_id=client_id,
             line_events=str(line_events).lower()) + lines_toml([line]))
         super().__init__(folder, {"STATION_CONFIG": str(self.config), "DATABASE_URL": db},
@@ -174,7 +159,7 @@ def plant(tmp_path, pg_url):
     if not os.path.exists(MOSQUITTO):
         pytest.skip(f"Mosquitto is not installed at {MOSQUITTO} (make test installs it)")
     seed_config = tmp_path / "plant.toml"
-    seed_config.write_text(HEADER.format(db=pg_url) + lines_toml(LINES))
+    seed_config.write_text(SITE.format(db=pg_url) + lines_toml(LINES))
     seed = make_app(tmp_path / "seed", database_url=pg_url, STATION_CONFIG=str(seed_config))
     engine = seed.extensions["engine"]  # the test's own view of the plant database
     with Session(engine, expire_on_commit=False) as s:

@@ -179,24 +179,13 @@ class Messages:
         self.session, self.cfg, self.node_line = session, cfg, node_line
         self.enterprise = cfg.prefix.split("/")[0]
         self._lines = {} if lines is None else lines
-        self._bases: dict[str | None, str] = {}
-        self._sources: dict[str | None, str] = {}
         self._positions: dict[str, int] = {}
 
     def base(self, station_id: str | None) -> str:
         """The topic under which an event of this station (or of none) goes."""
-        if station_id not in self._bases:
-            self._bases[station_id] = topics.line_topic(self.cfg, self.node_line) \
-                if station_id is None else \
-                topics.station_topic(self.cfg, self.line_of(station_id), station_id)
-        return self._bases[station_id]
-
-    def source(self, station_id: str | None) -> str:
-        """The CFX Source of a station's events (of the line's, for none)."""
-        if station_id not in self._sources:
-            self._sources[station_id] = \
-                f"{self.enterprise}.smtstation.{slug(station_id or self.node_line)}"
-        return self._sources[station_id]
+        if station_id is None:
+            return topics.line_topic(self.cfg, self.node_line)
+        return topics.station_topic(self.cfg, self.line_of(station_id), station_id)
 
     def line_of(self, station_id: str) -> str:
         """The line a station stands on (this node's line for a station not in the database)."""
@@ -218,6 +207,7 @@ class Messages:
 
     def build(self, ev: Event) -> tuple[str, bytes]:
         """The topic and JSON payload of one event."""
+        source = f"{self.enterprise}.smtstation.{slug(ev.station_id or self.node_line)}"
         found = cfx_body(ev, self.position, self.reel)
         if found is not None:
             name, body = found
@@ -227,5 +217,5 @@ class Messages:
             body = {"Kind": ev.kind, "Subject": ev.subject, "Actor": ev.actor,
                     "Payload": clean(ev.payload or {})}
             topic = topics.event_topic(self.base(ev.station_id), ev.kind)
-        payload = envelope(ev, name, body, self.source(ev.station_id))
+        payload = envelope(ev, name, body, source)
         return topic, json.dumps(payload, separators=(",", ":"), default=str).encode()

@@ -13,7 +13,7 @@ from station.people import require
 from station.readiness import interlock, packages, pcb_lots, stencils
 from station.readiness.datapackage.panel import VALUES as PANEL_VALUES
 from station.readiness.datapackage.picture import problem_designators
-from station.readiness.datapackage.problems import from_stored
+from station.readiness.datapackage.problems import said
 from station.routes.api import endpoint
 from station.routes.auth import _safe_next
 from station.routes.web import json_body, login_required, readiness_rules, rules, translate_error
@@ -320,7 +320,4 @@ def _data_package_page(session, product, error):
 
 def _said(p: dict) -> dict:
     """A stored problem in the reader's language, when it kept its message id and parameters."""
-    text = p.get("text")
-    if not isinstance(text, dict) or not isinstance(text.get("id"), str):
-        return p
-    return {**p, "message": tr(from_stored(text))}
+    return {**p, "message": tr(said(p))}
