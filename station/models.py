@@ -3,7 +3,7 @@
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, BigInteger, Column, LargeBinary, Numeric, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Numeric, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -123,12 +123,15 @@ class BoardStep(SQLModel, table=True):
     """A route step a board has passed; the unique key lets exactly one station win it."""
 
     __tablename__ = "board_step"
-    __table_args__ = (UniqueConstraint("board_id", "step_index"),)
+    # A station's latest steps and its shift's count read one station's recent rows, however
+    # long the table has grown.
+    __table_args__ = (UniqueConstraint("board_id", "step_index"),
+                      Index("ix_board_step_station_id_at", "station_id", "at"))
     id: int | None = Field(default=None, primary_key=True)
     board_id: int = Field(foreign_key="board.id")  # the unique key's first column: indexed
     step_index: int
     step: str = Field(max_length=16)
-    station_id: str = Field(foreign_key="station.id", index=True)
+    station_id: str = Field(foreign_key="station.id")
     user_id: int | None = Field(default=None, foreign_key="user.id")
     at: datetime = Field(default_factory=utcnow, index=True)
 
@@ -159,13 +162,16 @@ class ScanReceipt(SQLModel, table=True):
 class Event(SQLModel, table=True):
     """One change on the floor: the audit trail, a board's history and the MQTT outbox."""
 
+    # A station's newest event, and its newest of a kind, however long the log has grown.
+    __table_args__ = (Index("ix_event_station_id_id", "station_id", "id"),
+                      Index("ix_event_kind_station_id_id", "kind", "station_id", "id"))
     id: int | None = Field(default=None, primary_key=True)
     uid: str = Field(unique=True, max_length=36)
     at: datetime = Field(default_factory=utcnow, index=True)
-    kind: str = Field(max_length=48, index=True)
+    kind: str = Field(max_length=48)
     user_id: int | None = Field(default=None, foreign_key="user.id")
     actor: str = Field(default="", max_length=64)
-    station_id: str | None = Field(default=None, max_length=32, index=True)
+    station_id: str | None = Field(default=None, max_length=32)
     subject: str = Field(max_length=96, index=True)
     payload: dict = Field(sa_column=Column(JSON, nullable=False))
 
@@ -290,6 +296,7 @@ class TestAttempt(SQLModel, table=True):
     """One functional test of a board, kept whatever its outcome: every attempt counts."""
 
     __tablename__ = "test_attempt"
+    __table_args__ = (Index("ix_test_attempt_station_id_at", "station_id", "at"),)
     __test__ = False  # not a pytest class
     id: int | None = Field(default=None, primary_key=True)
     board_id: int = Field(foreign_key="board.id", index=True)

@@ -7,7 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy.exc
+from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from conftest import ROUTE, build_line, make_app
 from sqlalchemy import inspect, text
@@ -22,11 +25,21 @@ from station.models import Board, BoardStep, Event, ScanReceipt, Station, User
 from station.quality import holds
 
 
-def head() -> str:
-    """The newest revision in migrations/."""
+def alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(db.MIGRATIONS))
-    return ScriptDirectory.from_config(cfg).get_current_head()
+    return cfg
+
+
+def head() -> str:
+    """The newest revision in migrations/."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def drift(engine) -> list:
+    """What differs between the migrated schema and the models (tables, columns, indexes)."""
+    with engine.connect() as conn:
+        return compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
 
 
 def db_file(tmp_path) -> str:
@@ -249,6 +262,29 @@ def test_migrations_build_a_fresh_file_and_are_idempotent(tmp_path):
         conn.rollback()
 
 
+def test_the_migrations_build_exactly_the_models_schema(app):
+    assert drift(app.extensions["engine"]) == []
+
+
+def test_an_upgrade_keeps_the_events_and_their_guard(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0011")  # the revision before the indexes moved on event
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO event (uid, at, kind, actor, station_id, subject, payload)"
+                          " VALUES ('u-1', '2026-12-01 08:00:00', 'board.step_passed', 'op',"
+                          " 'L1-AOI-1', 'board:SN1', '{}')"))
+    db.migrate(engine)
+    assert drift(engine) == []
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT uid FROM event")).scalars().all() == ["u-1"]
+        with pytest.raises(IntegrityError):
+            conn.execute(text("UPDATE event SET kind = 'x'"))
+    engine.dispose()
+
+
 # --- PostgreSQL ---------------------------------------------------------------------------
 
 
@@ -293,6 +329,11 @@ def test_postgres_migrations_are_idempotent(pg_app, tmp_path, pg_url):
                 == [head()]
     finally:
         again.extensions["engine"].dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_migrations_build_exactly_the_models_schema(pg_app):
+    assert drift(pg_app.extensions["engine"]) == []
 
 
 @pytest.mark.postgres

@@ -1,11 +1,14 @@
 """A station's state (derived or set by its operator), its API and form, the dashboard offline."""
 
+import re
 from datetime import timedelta
 
 import pytest
-from conftest import Api, build_line, make_app
+from conftest import Api, build_line, make_app, make_ready
+from sqlalchemy import event
 from sqlmodel import Session, select
 
+from station import masterdata
 from station.line import scanning
 from station.line import state as line_state
 from station.models import Event, Station, utcnow
@@ -91,6 +94,62 @@ def test_the_operators_state_holds_until_a_board_passes(session, line):
     scanning.scan(session, "T-SPI", line.serials[1], op)
     scanning.scan(session, "T-PLACE", line.serials[1], op)
     assert snap(session, "T-PLACE")["state"] == "running"  # boards pass: it is not down
+
+
+def test_the_job_counts_the_orders_boards_that_passed_this_step_not_other_orders(tmp_path):
+    app = make_app(tmp_path)
+    with Session(app.extensions["engine"], expire_on_commit=False) as s:
+        line = build_line(s, boards=3)
+        admin, op = line.users["admin"], line.users["operator"]
+        masterdata.create_order(s, admin, "WO-2", "CUST", "PCB", "A", 4, "2.50")
+        other = masterdata.add_boards(s, admin, "WO-2", count=4)
+        make_ready(s, line, "WO-2")
+        for serial in other[:3]:
+            scanning.scan(s, "T-PRINT", serial, op)
+        scanning.scan(s, "T-SPI", other[0], op)
+        for serial in line.serials[:2]:
+            scanning.scan(s, "T-PRINT", serial, op)
+        at_print, at_spi = snap(s, "T-PRINT"), snap(s, "T-SPI")
+        assert (at_print["job"], at_print["job_done"], at_print["job_total"]) == ("WO-1", 2, 3)
+        assert (at_spi["job"], at_spi["job_done"], at_spi["job_total"]) == ("WO-2", 1, 4)
+        scanning.scan(s, "T-PRINT", line.serials[2], op)
+        done = snap(s, "T-PRINT")
+        assert (done["job"], done["job_done"], done["job_total"]) == ("WO-1", 3, 3)
+    app.extensions["engine"].dispose()
+
+
+HISTORY = re.compile(r"^SCAN (board_step|test_attempt|event|board)\b")
+
+
+def test_a_stations_state_and_screen_read_its_own_rows_never_the_whole_history(session, line):
+    """Every query of the snapshot, the last scans and the shift count finds its rows by an
+    index: none walks a table (or a whole index) that grows with every board ever made."""
+    op = line.users["operator"]
+    scanning.scan(session, "T-PRINT", line.serials[6], op)
+    engine = session.get_bind()
+    statements = []
+
+    def seen(_conn, _cursor, statement, parameters, _context, _many):
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for station in ("T-PRINT", "T-FCT", "T-AOI"):
+            snap(session, station)
+            scanning.last_scans(session, station)
+            scanning.shift_count(session, station, utcnow() - timedelta(hours=8))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(statements) > 40
+    conn = session.connection()
+    walks = {}
+    for statement, parameters in statements:
+        plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
+                                                        parameters)]
+        walks.update({" ".join(statement.split())[:120]: step for step in plan
+                      if HISTORY.match(step)})
+    assert walks == {}
 
 
 def test_every_value_of_the_snapshot_is_a_flat_scalar(session):

@@ -50,7 +50,7 @@ def current_order(session: Session, station_id: str, loading: Loading) -> str | 
     return session.exec(select(WorkOrder.number).join(Board, Board.order_id == WorkOrder.id)
                         .join(BoardStep, BoardStep.board_id == Board.id)
                         .where(BoardStep.station_id == station_id)
-                        .order_by(BoardStep.id.desc()).limit(1)).first()
+                        .order_by(BoardStep.at.desc(), BoardStep.id.desc()).limit(1)).first()
 
 
 def grid(session: Session, station: Station, loading: Loading) -> dict:

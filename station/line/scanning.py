@@ -221,5 +221,5 @@ def last_scans(session: Session, station_id: str, limit: int = 3) -> list[tuple[
     """The station's latest accepted scans with their serials, newest first."""
     rows = session.exec(select(BoardStep, Board.serial).join(Board)
                         .where(BoardStep.station_id == station_id)
-                        .order_by(BoardStep.id.desc()).limit(limit))
+                        .order_by(BoardStep.at.desc(), BoardStep.id.desc()).limit(limit))
     return list(rows)

@@ -68,10 +68,11 @@ def _last_activity(session: Session, station: Station) -> tuple[int | None, date
     """The board and time of the station's latest pass or test attempt."""
     step = session.exec(select(BoardStep.board_id, BoardStep.at)
                         .where(BoardStep.station_id == station.id)
-                        .order_by(BoardStep.id.desc()).limit(1)).first()
+                        .order_by(BoardStep.at.desc(), BoardStep.id.desc()).limit(1)).first()
     test = session.exec(select(TestAttempt.board_id, TestAttempt.at)
                         .where(TestAttempt.station_id == station.id)
-                        .order_by(TestAttempt.id.desc()).limit(1)).first()
+                        .order_by(TestAttempt.at.desc(), TestAttempt.id.desc())
+                        .limit(1)).first()
     rows = [(board, _aware(at)) for board, at in (r for r in (step, test) if r is not None)]
     return max(rows, key=lambda r: r[1]) if rows else (None, None)
 
@@ -89,8 +90,11 @@ def _job(session: Session, station: Station, board_id: int | None) -> dict:
     product = session.get(Product, order.product_id)
     total = _count(session, select(func.count()).select_from(Board)
                    .where(Board.order_id == order.id))
+    # By the step's place in the route (the unique key): the order's boards, not every step
+    # of the station's type ever passed.
+    places = [i for i, step in enumerate(product.route) if step == station.type]
     done = _count(session, select(func.count()).select_from(BoardStep).join(Board)
-                  .where(Board.order_id == order.id, BoardStep.step == station.type))
+                  .where(Board.order_id == order.id, BoardStep.step_index.in_(places)))
     job = {"order": order, "job": order.number, "recipe": f"{product.code}/{product.revision}",
            "job_done": done, "job_total": total}
     if total and done >= total:  # finished here: the next job is not known until it starts
