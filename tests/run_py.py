@@ -31,7 +31,8 @@ starts = ["00:00"]
 class RunPy:
     """run.py on a port of its own with `env` over the test's environment; its output in a log."""
 
-    def __init__(self, folder: Path, env: dict, client_id: str, *args: str):
+    def __init__(self, folder: Path, env: dict, client_id: str, *args: str,
+                 new_session: bool = False):
         self.folder, self.port, self.client_id = folder, free_port(), client_id
         self.log_path = folder / "station.log"
         env = {**os.environ, "SECRET_KEY": "test-secret", "PIN_PEPPER": PEPPER, **env}
@@ -39,7 +40,8 @@ class RunPy:
         self.log = open(self.log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "run.py", "--port", str(self.port), "--threads", "4", *args],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=new_session)  # its own group: a terminal's foreground job
 
     def text(self) -> str:
         """What the process logged so far."""

@@ -1,7 +1,9 @@
 """`run.py --demo` (what `make run` starts) is live: its own Mosquitto, stopped with it."""
 
 import json
+import os
 import re
+import signal
 import socket
 import sys
 import threading
@@ -22,14 +24,14 @@ URL = re.compile(r"demo broker: .* at mqtt://127\.0\.0\.1:(\d+)")
 class Demo(RunPy):
     """`python run.py --demo` on a database and instance of the test's own."""
 
-    def __init__(self, folder: Path, *flags: str):
+    def __init__(self, folder: Path, *flags: str, new_session: bool = False):
         client_id = f"demo-{uuid.uuid4().hex[:8]}"
         config = (ROOT / "config" / "station.toml").read_text(encoding="utf-8")
         config = config.replace('client_id = ""', f'client_id = "{client_id}"', 1)
         (folder / "station.toml").write_text(config, encoding="utf-8")
         super().__init__(folder, {"STATION_CONFIG": str(folder / "station.toml"),
                                   "DATABASE_URL": f"sqlite:///{folder / 'station.db'}"},
-                         client_id, "--demo", *flags)
+                         client_id, "--demo", *flags, new_session=new_session)
 
 
 def _listening(port: int) -> bool:
@@ -68,6 +70,43 @@ def test_the_demo_starts_its_own_broker_publishes_the_line_and_stops_it(tmp_path
         assert got[status]["online"] is False
         wait_until(lambda: not _listening(port), 10, 0.05)
         sub.loop_stop()
+    finally:
+        demo.stop()
+
+
+@needs_broker
+def test_ctrl_c_says_offline_on_the_demos_broker_before_stopping_it(tmp_path):
+    demo = Demo(tmp_path, new_session=True)
+    try:
+        demo.wait_serving()
+        port = int(wait_until(lambda: URL.search(demo.text()), 30, 0.1).group(1))
+        status, got = "acme/plant1/smt/l1/status", []
+        sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="demo-ctrl-c")
+        sub.on_message = lambda _c, _u, msg: got.append(json.loads(msg.payload))
+        sub.on_connect = lambda c, *_a: c.subscribe(status, 1)
+        sub.connect("127.0.0.1", port)
+        sub.loop_start()
+        wait_until(lambda: got and got[-1]["online"] is True, 30, 0.05)
+        os.killpg(demo.proc.pid, signal.SIGINT)  # Ctrl+C: the terminal signals the whole group
+        assert demo.proc.wait(15) == 0
+        # The relay's own goodbye (not its last will): the broker outlived the relay.
+        assert got[-1]["online"] is False and "will" not in got[-1]
+        wait_until(lambda: not _listening(port), 10, 0.05)
+        sub.loop_stop()
+    finally:
+        demo.stop()
+
+
+@needs_broker
+def test_a_demo_killed_with_minus_9_leaves_no_broker_behind(tmp_path):
+    demo = Demo(tmp_path)
+    try:
+        demo.wait_serving()
+        port = int(wait_until(lambda: URL.search(demo.text()), 30, 0.1).group(1))
+        assert _listening(port)
+        demo.proc.kill()  # SIGKILL: no atexit, no cleanup in the station at all
+        demo.proc.wait(5)
+        wait_until(lambda: not _listening(port), 10, 0.05)  # the keeper stopped mosquitto
     finally:
         demo.stop()
 

@@ -1,5 +1,6 @@
 """A Mosquitto of the station's own for the demo (`make run`): on a free port, stopped with it.
 
+It runs under station.mqtt.keeper, which stops it when the station ends, even killed with -9.
 A plant points [mqtt] url (or MQTT_URL) at its own broker instead; then nothing is started here.
 The broker keeps nothing on disk: the events table is the outbox, and the relay republishes
 every state when it connects.
@@ -10,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,6 +21,7 @@ log = logging.getLogger(__name__)
 # Where the packages put it: Debian's and Homebrew's (on PATH or not), and the Windows installer.
 PLACES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto",
           r"C:\Program Files\mosquitto\mosquitto.exe")
+KEEPER = Path(__file__).with_name("keeper.py")
 
 
 def find_mosquitto() -> str | None:
@@ -56,7 +59,10 @@ class LocalBroker:
         path.write_text("\n".join(conf) + "\n", encoding="utf-8")
         log_path = self.folder / "mosquitto.log"  # a file, not a pipe nobody would drain
         with log_path.open("wb") as out:
-            self.proc = subprocess.Popen([self.executable, "-c", str(path)],
+            # Through the keeper: mosquitto stops when our end of its stdin closes, even if
+            # this process is killed.
+            self.proc = subprocess.Popen([sys.executable, str(KEEPER), self.executable, "-c",
+                                          str(path)], stdin=subprocess.PIPE,
                                          stdout=subprocess.DEVNULL, stderr=out)
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
@@ -71,11 +77,11 @@ class LocalBroker:
         raise RuntimeError(f"mosquitto did not listen on {self.host}:{self.port}")
 
     def stop(self) -> None:
-        """Stop mosquitto (and kill it if it does not stop within 5 s)."""
+        """Stop mosquitto: close the keeper's stdin (it stops mosquitto), then wait for it."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.stdin.close()
             try:
-                self.proc.wait(5)
+                self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
