@@ -270,6 +270,63 @@ def test_on_postgresql_an_event_committed_after_a_newer_one_still_updates_its_st
     consumer.close()
 
 
+@pytest.mark.postgres
+def test_on_postgresql_an_id_rolled_back_holds_the_backlog_only_until_no_one_can_commit_it(
+        pg_url, tmp_path, broker):  # noqa: F811
+    # gap_grace_s is a minute: only PostgreSQL saying that no transaction that could still
+    # commit the missing id is open lets the relay pass it at once.
+    app = make_app(tmp_path, database_url=pg_url, MQTT={"url": broker.url, "gap_grace_s": 60,
+                                                         **FAST})
+    with Session(app.extensions["engine"], expire_on_commit=False) as s:
+        build_line(s, boards=1, ready=False)
+    consumer = Consumer(broker, ALL)
+    wait_until(consumer.connected.is_set)
+    relay = mqtt.start_relay(app)
+    wait_until(lambda: relay.cursor == last_id(app), 10)
+    with Session(app.extensions["engine"]) as s:
+        events.record(s, "vendor.custom", "gap:1", {})
+        s.flush()
+        s.rollback()  # its id is used up and never commits: a gap
+        events.record(s, "vendor.custom", "after:1", {})
+        s.commit()
+    wait_until(lambda: relay.cursor == last_id(app), 5)
+    assert consumer.events()[-1]["MessageBody"]["Subject"] == "after:1"
+    app.extensions["mqtt"].close()
+    consumer.close()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_slow_transactions_event_is_waited_for_not_skipped(
+        pg_url, tmp_path, broker):  # noqa: F811
+    # A transaction that took its event's id and commits seconds later, after a newer event
+    # committed: its event must still go out, first, however long gap_grace_s is.
+    app = make_app(tmp_path, database_url=pg_url, MQTT={"url": broker.url, "gap_grace_s": 0.5,
+                                                         **FAST})
+    with Session(app.extensions["engine"], expire_on_commit=False) as s:
+        build_line(s, boards=1, ready=False)
+    consumer = Consumer(broker, ALL)
+    wait_until(consumer.connected.is_set)
+    relay = mqtt.start_relay(app)
+    wait_until(lambda: relay.cursor == last_id(app), 10)
+    engine = app.extensions["engine"]
+    with Session(engine) as slow, Session(engine) as quick:
+        events.record(slow, "vendor.custom", "slow:1", {})
+        slow.flush()  # its id is taken; the transaction goes on working
+        events.record(quick, "vendor.custom", "quick:1", {})
+        quick.commit()
+        time.sleep(0.3)
+        assert relay.status()["waiting_for"] is not None  # the banner says what it waits for
+        time.sleep(1.2)  # longer than gap_grace_s: the transaction is still open
+        assert [e["MessageBody"]["Subject"] for e in consumer.events()][-1:] != ["quick:1"]
+        slow.commit()
+    wait_until(lambda: relay.cursor == last_id(app), 5)
+    subjects = [e["MessageBody"]["Subject"] for e in consumer.events()]
+    assert subjects[-2:] == ["slow:1", "quick:1"]
+    assert relay.status()["waiting_for"] is None
+    app.extensions["mqtt"].close()
+    consumer.close()
+
+
 def test_the_relay_speaks_tls_with_the_configured_ca(tmp_path):
     if not shutil.which("openssl"):
         pytest.skip("openssl is not installed: no certificates to test TLS with")

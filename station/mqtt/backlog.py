@@ -5,18 +5,36 @@ import queue
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from station.db import reader
-from station.models import Event
-from station.mqtt.cfx import Messages
+from station.models import Event, utcnow
+from station.mqtt.cfx import Messages, timestamp
 from station.mqtt.config import MqttConfig
 from station.mqtt.connection import Connection
 
 log = logging.getLogger(__name__)
+
+GAP_LOOK_S = 0.05  # a missing id is looked at again this soon
+# The oldest transaction id still running and the next one to be assigned (PostgreSQL 13+).
+SNAPSHOT = text("SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint "
+                "FROM pg_current_snapshot() AS s")
+
+
+@dataclass
+class Gap:
+    """A missing event id: since when, and the transaction horizon that settles it."""
+
+    missing: int
+    since: datetime
+    seen: float  # time.monotonic() when first seen
+    horizon: int | None = None
 
 
 class Backlog:
@@ -36,7 +54,7 @@ class Backlog:
         self.outstanding: deque[int] = deque()  # event ids handed over, in order
         self._done: set[int] = set()
         self._stalled_until = 0.0
-        self._gaps: dict[int, float] = {}
+        self._gap: Gap | None = None  # PostgreSQL: the missing id the backlog waits for
         self._behind = True  # events may be waiting after `position`: read before waiting
         self._lines: dict[str, str] = {}  # station -> line, for the relay's life
 
@@ -66,7 +84,7 @@ class Backlog:
             rows = s.exec(select(*Event.__table__.columns).where(Event.id > self.position)
                           .order_by(Event.id).limit(limit)).all()
             messages = Messages(s, self.cfg, node_line, self._lines)
-            for ev in self._in_order(rows):
+            for ev in self._in_order(s, rows):
                 if not self.conn.connected:
                     break
                 if not self._wanted(ev, messages):
@@ -132,20 +150,49 @@ class Backlog:
             time.sleep(0.02)
             self.take_acks()
 
-    def _in_order(self, rows: list[Event]) -> list[Event]:
+    @property
+    def waiting_for(self) -> dict | None:
+        """The missing event id the backlog waits for, and since when; None if it waits not."""
+        gap = self._gap
+        return None if gap is None else {"event": gap.missing, "since": timestamp(gap.since)}
+
+    def _in_order(self, s: Session, rows: list[Event]) -> list[Event]:
         """The rows up to the first id still missing (PostgreSQL may commit ids out of order)."""
         if self.sqlite:
             return rows  # writers take turns: ids commit in order and are never skipped
         out, expected = [], self.position + 1
         for ev in rows:
-            if ev.id != expected and expected > 1:
-                first_seen = self._gaps.setdefault(expected, time.monotonic())
-                if time.monotonic() - first_seen < self.cfg.gap_grace_s:
-                    break  # a transaction holding this id may still commit
-                self._gaps.pop(expected, None)
+            if ev.id != expected and expected > 1 and not self._gap_settled(s, expected):
+                break
             out.append(ev)
             expected = ev.id + 1
+        if self._gap is not None and self._gap.missing < expected:
+            self._gap = None  # its transaction committed it after all
         return out
+
+    def _gap_settled(self, s: Session, missing: int) -> bool:
+        """True once no transaction that could still commit the missing id is open.
+
+        Its transaction took the id before the newer event was read, and has a transaction id
+        of its own a moment later. So the newest id PostgreSQL had assigned when the gap was
+        seen again, a look later, is the horizon: once the oldest transaction still running
+        is past it, the id was rolled back for good. Time alone never settles it: a
+        transaction may hold its event for seconds and commit it yet.
+        """
+        if self._gap is None or self._gap.missing != missing:
+            self._gap = Gap(missing, utcnow(), time.monotonic())
+            return False
+        if time.monotonic() - self._gap.seen < GAP_LOOK_S:
+            return False  # woken at once by another commit: the horizon is taken a look later
+        oldest, newest = s.execute(SNAPSHOT).one()
+        if self._gap.horizon is None:
+            self._gap.horizon = newest
+            return False
+        if oldest < self._gap.horizon:
+            return False
+        log.info("MQTT relay %s: event #%d was rolled back; going on", self.conn.name, missing)
+        self._gap = None
+        return True
 
     def _wanted(self, ev: Event, messages: Messages) -> bool:
         """This process's to publish: its station's, its line's, or (a plant node) every one."""

@@ -32,7 +32,7 @@ class MqttConfig:
     session_expiry_s: int = 3600
     poll_s: float = 1.0  # also look for events committed by other processes this often
     state_refresh_s: float = 10.0  # recompute every served station's state (time-driven idle)
-    gap_grace_s: float = 3.0  # PostgreSQL: wait this long for a missing id to commit
+    gap_grace_s: float = 3.0  # PostgreSQL: states look this far back for late commits
     dashboard_streams: int = 2
     prefix: str = "acme/plant1/smt"
 

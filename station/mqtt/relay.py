@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from station.line import state as line_state
 from station.mqtt import topics, wake
-from station.mqtt.backlog import Backlog
+from station.mqtt.backlog import GAP_LOOK_S, Backlog
 from station.mqtt.config import MqttConfig
 from station.mqtt.connection import Connection
 from station.mqtt.cursor import SAVE_EVERY_S, CursorStore
@@ -104,7 +104,7 @@ class Relay:
         return {"name": self.name, "active": self.active, "connected": self.connected,
                 "cursor": b.cursor, "in_flight": len(b.outstanding),
                 "published": b.published, "acknowledged": b.acknowledged,
-                "last_error": self.last_error,
+                "last_error": self.last_error, "waiting_for": b.waiting_for,
                 "refused": None if b.refused is None else
                 {"event": b.refused[0], "reason": b.refused[1]}}
 
@@ -122,7 +122,8 @@ class Relay:
                 except Exception:  # the database may be busy or gone for a moment
                     log.exception("MQTT relay %s: round failed; retrying", self.name)
                     self._stop.wait(1.0)
-                self._wake.wait(LOOK_S if self.states.pending else
+                self._wake.wait(GAP_LOOK_S if self.backlog.waiting_for else
+                                LOOK_S if self.states.pending else
                                 SAVE_EVERY_S if self.store.saved != self.backlog.cursor else
                                 0.25 if self.states.touched else self.cfg.poll_s)
         finally:
