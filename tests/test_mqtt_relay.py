@@ -4,6 +4,7 @@ import shutil
 import subprocess
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 from conftest import Api, build_line, make_app
@@ -242,32 +243,48 @@ def test_on_postgresql_one_relay_per_name_across_pcs_and_gaps_are_waited_for(
     consumer.close()
 
 
-@pytest.mark.postgres
-def test_on_postgresql_an_event_committed_after_a_newer_one_still_updates_its_state(
-        pg_url, tmp_path, broker):  # noqa: F811
-    # Another PC's scan may take a higher id and commit first; the late one must not wait for
-    # the ten-second refresh of every state (state_refresh_s is a minute here).
-    app = make_app(tmp_path, database_url=pg_url,
-                   MQTT={"url": broker.url, "state_refresh_s": 60, **FAST})
+@contextmanager
+def pg_relay(pg_url, folder, broker, **mqtt_settings):  # noqa: F811
+    """A station on the PostgreSQL of the test with a line, a consumer of all, and its relay
+    caught up; closed afterwards."""
+    app = make_app(folder, database_url=pg_url,
+                   MQTT={"url": broker.url, **FAST, **mqtt_settings})
     with Session(app.extensions["engine"], expire_on_commit=False) as s:
         build_line(s, boards=2)
     consumer = Consumer(broker, ALL)
     wait_until(consumer.connected.is_set)
     relay = mqtt.start_relay(app)
     wait_until(lambda: relay.cursor == last_id(app), 10)
-    engine = app.extensions["engine"]
-    with Session(engine) as late, Session(engine) as early:
-        events.record(late, "vendor.custom", "late:1", {}, station_id="T-SPI")
-        late.flush()  # its id is taken, not yet committed
-        late_id = late.exec(select(func.max(Event.id))).one()
-        events.record(early, "vendor.custom", "early:1", {}, station_id="T-PLACE")
-        early.commit()
-        wait_until(lambda: (consumer.latest("/t/t-place/state") or {}).get("last_seq", 0)
-                   > late_id, 5)  # the look has seen the newer id
-        late.commit()
-    wait_until(lambda: (consumer.latest("/t/t-spi/state") or {}).get("last_seq") == late_id, 3)
-    app.extensions["mqtt"].close()
-    consumer.close()
+    try:
+        yield app, consumer, relay
+    finally:
+        app.extensions["mqtt"].close()
+        consumer.close()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_an_event_committed_after_a_newer_one_still_updates_its_state(
+        pg_url, tmp_path, broker):  # noqa: F811
+    # Another PC's scan may take a higher id and commit first; the late one must not wait for
+    # the ten-second refresh of every state (state_refresh_s is a minute here).
+    with pg_relay(pg_url, tmp_path, broker, state_refresh_s=60) as (app, consumer, _relay):
+        engine = app.extensions["engine"]
+        with Session(engine) as late, Session(engine) as early:
+            events.record(late, "vendor.custom", "late:1", {}, station_id="T-SPI")
+            late.flush()  # its id is taken, not yet committed
+            late_id = late.exec(select(func.max(Event.id))).one()
+            events.record(early, "vendor.custom", "early:1", {}, station_id="T-PLACE")
+            early.commit()
+            wait_until(lambda: (consumer.latest("/t/t-place/state") or {}).get("last_seq", 0)
+                       > late_id, 5)  # the look has seen the newer id
+            late.commit()
+        wait_until(lambda: (consumer.latest("/t/t-spi/state") or {}).get("last_seq")
+                   == late_id, 3)
+
+
+def subjects(consumer) -> list[str]:
+    """The subjects of the station's own events (SMTStation.Event) received, in order."""
+    return [e["MessageBody"].get("Subject") for e in consumer.events()]
 
 
 @pytest.mark.postgres
@@ -275,24 +292,15 @@ def test_on_postgresql_an_id_rolled_back_holds_the_backlog_only_until_no_one_can
         pg_url, tmp_path, broker):  # noqa: F811
     # gap_grace_s is a minute: only PostgreSQL saying that no transaction that could still
     # commit the missing id is open lets the relay pass it at once.
-    app = make_app(tmp_path, database_url=pg_url, MQTT={"url": broker.url, "gap_grace_s": 60,
-                                                         **FAST})
-    with Session(app.extensions["engine"], expire_on_commit=False) as s:
-        build_line(s, boards=1, ready=False)
-    consumer = Consumer(broker, ALL)
-    wait_until(consumer.connected.is_set)
-    relay = mqtt.start_relay(app)
-    wait_until(lambda: relay.cursor == last_id(app), 10)
-    with Session(app.extensions["engine"]) as s:
-        events.record(s, "vendor.custom", "gap:1", {})
-        s.flush()
-        s.rollback()  # its id is used up and never commits: a gap
-        events.record(s, "vendor.custom", "after:1", {})
-        s.commit()
-    wait_until(lambda: relay.cursor == last_id(app), 5)
-    assert consumer.events()[-1]["MessageBody"]["Subject"] == "after:1"
-    app.extensions["mqtt"].close()
-    consumer.close()
+    with pg_relay(pg_url, tmp_path, broker, gap_grace_s=60) as (app, consumer, relay):
+        with Session(app.extensions["engine"]) as s:
+            events.record(s, "vendor.custom", "gap:1", {})
+            s.flush()
+            s.rollback()  # its id is used up and never commits: a gap
+            events.record(s, "vendor.custom", "after:1", {})
+            s.commit()
+        wait_until(lambda: relay.cursor == last_id(app), 5)
+        assert subjects(consumer)[-1] == "after:1"
 
 
 @pytest.mark.postgres
@@ -300,31 +308,21 @@ def test_on_postgresql_a_slow_transactions_event_is_waited_for_not_skipped(
         pg_url, tmp_path, broker):  # noqa: F811
     # A transaction that took its event's id and commits seconds later, after a newer event
     # committed: its event must still go out, first, however long gap_grace_s is.
-    app = make_app(tmp_path, database_url=pg_url, MQTT={"url": broker.url, "gap_grace_s": 0.5,
-                                                         **FAST})
-    with Session(app.extensions["engine"], expire_on_commit=False) as s:
-        build_line(s, boards=1, ready=False)
-    consumer = Consumer(broker, ALL)
-    wait_until(consumer.connected.is_set)
-    relay = mqtt.start_relay(app)
-    wait_until(lambda: relay.cursor == last_id(app), 10)
-    engine = app.extensions["engine"]
-    with Session(engine) as slow, Session(engine) as quick:
-        events.record(slow, "vendor.custom", "slow:1", {})
-        slow.flush()  # its id is taken; the transaction goes on working
-        events.record(quick, "vendor.custom", "quick:1", {})
-        quick.commit()
-        time.sleep(0.3)
-        assert relay.status()["waiting_for"] is not None  # the banner says what it waits for
-        time.sleep(1.2)  # longer than gap_grace_s: the transaction is still open
-        assert [e["MessageBody"]["Subject"] for e in consumer.events()][-1:] != ["quick:1"]
-        slow.commit()
-    wait_until(lambda: relay.cursor == last_id(app), 5)
-    subjects = [e["MessageBody"]["Subject"] for e in consumer.events()]
-    assert subjects[-2:] == ["slow:1", "quick:1"]
-    assert relay.status()["waiting_for"] is None
-    app.extensions["mqtt"].close()
-    consumer.close()
+    with pg_relay(pg_url, tmp_path, broker, gap_grace_s=0.5) as (app, consumer, relay):
+        engine = app.extensions["engine"]
+        with Session(engine) as slow, Session(engine) as quick:
+            events.record(slow, "vendor.custom", "slow:1", {})
+            slow.flush()  # its id is taken; the transaction goes on working
+            events.record(quick, "vendor.custom", "quick:1", {})
+            quick.commit()
+            time.sleep(0.3)
+            assert relay.status()["waiting_for"] is not None  # the outbox says what it waits for
+            time.sleep(1.2)  # longer than gap_grace_s: the transaction is still open
+            assert "quick:1" not in subjects(consumer)
+            slow.commit()
+        wait_until(lambda: relay.cursor == last_id(app), 5)
+        assert subjects(consumer)[-2:] == ["slow:1", "quick:1"]
+        assert relay.status()["waiting_for"] is None
 
 
 def test_the_relay_speaks_tls_with_the_configured_ca(tmp_path):
