@@ -311,18 +311,25 @@ def test_on_postgresql_a_slow_transactions_event_is_waited_for_not_skipped(
     with pg_relay(pg_url, tmp_path, broker, gap_grace_s=0.5) as (app, consumer, relay):
         engine = app.extensions["engine"]
         with Session(engine) as slow, Session(engine) as quick:
-            events.record(slow, "vendor.custom", "slow:1", {})
+            slow_ev = events.record(slow, "vendor.custom", "slow:1", {})
             slow.flush()  # its id is taken; the transaction goes on working
+            slow_id = slow_ev.id
             events.record(quick, "vendor.custom", "quick:1", {})
             quick.commit()
-            time.sleep(0.3)
-            assert relay.status()["waiting_for"] is not None  # the outbox says what it waits for
-            time.sleep(1.2)  # longer than gap_grace_s: the transaction is still open
+            client = app.test_client()
+            r = client.post("/login", data={"name": "supervisor", "password": "supervisor-pw"})
+            assert r.status_code == 302
+            # Far longer than gap_grace_s, and the banner says what holds the outbox up.
+            hub = app.extensions["mqtt"]
+            held = wait_until(lambda: hub.status(quick)["held"], 10, 0.2)
+            assert held["event"] == slow_id and held["for_s"] >= 5
+            assert f'data-held="{slow_id}"' in client.get("/line/banner").get_data(as_text=True)
             assert "quick:1" not in subjects(consumer)
             slow.commit()
         wait_until(lambda: relay.cursor == last_id(app), 5)
         assert subjects(consumer)[-2:] == ["slow:1", "quick:1"]
         assert relay.status()["waiting_for"] is None
+        assert "data-held" not in client.get("/line/banner").get_data(as_text=True)
 
 
 def test_the_relay_speaks_tls_with_the_configured_ca(tmp_path):

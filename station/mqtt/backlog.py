@@ -152,9 +152,11 @@ class Backlog:
 
     @property
     def waiting_for(self) -> dict | None:
-        """The missing event id the backlog waits for, and since when; None if it waits not."""
+        """The missing event id the backlog waits for, since when and how many seconds; None
+        if it waits for none."""
         gap = self._gap
-        return None if gap is None else {"event": gap.missing, "since": timestamp(gap.since)}
+        return None if gap is None else {"event": gap.missing, "since": timestamp(gap.since),
+                                         "for_s": round(time.monotonic() - gap.seen, 1)}
 
     def _in_order(self, s: Session, rows: list[Event]) -> list[Event]:
         """The rows up to the first id still missing (PostgreSQL may commit ids out of order)."""

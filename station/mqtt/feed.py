@@ -23,6 +23,8 @@ from station.mqtt.connection import connect, make_client
 from station.mqtt.cursor import waiting
 from station.mqtt.relay import Relay
 
+HELD_S = 5.0  # a missing event id holding the backlog this long is shown on the banner
+
 
 class Listener:
     """One dashboard stream's mailbox: which lines changed, coalesced."""
@@ -211,13 +213,16 @@ class Hub:
     def status(self, session: Session) -> dict:
         """Broker connected or not, and how many events wait: the banner's words."""
         if not self.cfg.configured:
-            return {"configured": False, "connected": False, "waiting": 0, "last_error": ""}
+            return {"configured": False, "connected": False, "waiting": 0, "last_error": "",
+                    "held": None}
         relay = self.relay if self.relay is not None and self.relay.active else None
         feed = None if relay else self.feed()
         connected = relay.connected if relay else bool(feed and feed.connected)
         error = (relay or feed).last_error if (relay or feed) else ""
+        gap = relay.backlog.waiting_for if relay else None
         return {"configured": True, "connected": connected, "waiting": waiting(session, self.cfg),
-                "last_error": error, "relay": relay.status() if relay else None}
+                "last_error": error, "relay": relay.status() if relay else None,
+                "held": gap if gap and gap["for_s"] >= HELD_S else None}
 
     def close(self) -> None:
         """Stop the relay and the feed (tests; the process's exit does it otherwise)."""
