@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import and_
 from sqlmodel import Session, func, select
 
 from station import events, people
@@ -77,24 +78,22 @@ def _last_activity(session: Session, station: Station) -> tuple[int | None, date
     return max(rows, key=lambda r: r[1]) if rows else (None, None)
 
 
-def _count(session: Session, query) -> int:
-    return session.exec(query).one() or 0
-
-
 def _job(session: Session, station: Station, board_id: int | None) -> dict:
     """The station's current job: the order of the last board it handled, unless it is done."""
     none = {"order": None, "job": "", "recipe": "", "job_done": 0, "job_total": 0}
     if board_id is None:
         return none
-    order = session.get(WorkOrder, session.get(Board, board_id).order_id)
-    product = session.get(Product, order.product_id)
-    total = _count(session, select(func.count()).select_from(Board)
-                   .where(Board.order_id == order.id))
-    # By the step's place in the route (the unique key): the order's boards, not every step
+    order, product = session.exec(select(WorkOrder, Product).join(Board)
+                                  .join(Product, Product.id == WorkOrder.product_id)
+                                  .where(Board.id == board_id)).one()
+    # Steps by their place in the route (the unique key): the order's boards, not every step
     # of the station's type ever passed.
     places = [i for i, step in enumerate(product.route) if step == station.type]
-    done = _count(session, select(func.count()).select_from(BoardStep).join(Board)
-                  .where(Board.order_id == order.id, BoardStep.step_index.in_(places)))
+    total, done = session.exec(
+        select(func.count(func.distinct(Board.id)), func.count(BoardStep.id)).select_from(Board)
+        .outerjoin(BoardStep, and_(BoardStep.board_id == Board.id,
+                                   BoardStep.step_index.in_(places)))
+        .where(Board.order_id == order.id)).one()
     job = {"order": order, "job": order.number, "recipe": f"{product.code}/{product.revision}",
            "job_done": done, "job_total": total}
     if total and done >= total:  # finished here: the next job is not known until it starts
@@ -109,13 +108,26 @@ def _manual(session: Session, station: Station) -> Event | None:
                         .order_by(Event.id.desc()).limit(1)).first()
 
 
-def _defects(session: Session, station: Station, since: datetime) -> list[tuple[str, int]]:
-    """The station's most frequent defect codes since `since`."""
-    rows = session.exec(select(TestAttempt.defect_code, func.count())
-                        .where(TestAttempt.station_id == station.id, TestAttempt.at >= since,
-                               TestAttempt.defect_code.is_not(None))
-                        .group_by(TestAttempt.defect_code)).all()
-    return sorted(rows, key=lambda r: (-r[1], r[0]))[:TOP_DEFECTS]
+def _tests(session: Session, station: Station, since: datetime) -> tuple[Counter, list]:
+    """The station's test attempts since `since`: per outcome, and its most frequent defect
+    codes."""
+    outcomes, defects = Counter(), Counter()
+    for outcome, code, n in session.exec(
+            select(TestAttempt.outcome, TestAttempt.defect_code, func.count())
+            .where(TestAttempt.station_id == station.id, TestAttempt.at >= since)
+            .group_by(TestAttempt.outcome, TestAttempt.defect_code)):
+        outcomes[outcome] += n
+        if code is not None:
+            defects[code] += n
+    return outcomes, sorted(defects.items(), key=lambda r: (-r[1], r[0]))[:TOP_DEFECTS]
+
+
+def _passed(session: Session, station: Station, shift: datetime, hour: datetime) -> tuple:
+    """How many boards passed the station this shift and this hour."""
+    return session.exec(select(func.count().filter(BoardStep.at >= shift),
+                               func.count().filter(BoardStep.at >= hour))
+                        .where(BoardStep.station_id == station.id,
+                               BoardStep.at >= min(shift, hour))).one()
 
 
 def snapshot(session: Session, station: Station, rules: StateRules | None = None,
@@ -159,10 +171,8 @@ def snapshot(session: Session, station: Station, rules: StateRules | None = None
     since_iso = iso(since)
     if previous is not None and previous[0] == state:
         since_iso = previous[1]
-    tested = dict(session.exec(select(TestAttempt.outcome, func.count())
-                               .where(TestAttempt.station_id == station.id,
-                                      TestAttempt.at >= shift)
-                               .group_by(TestAttempt.outcome)).all())
+    tested, defects = _tests(session, station, shift)
+    scanned, this_hour = _passed(session, station, shift, hour)
     line = session.get(Line, station.line)
     last_seq = session.exec(select(func.max(Event.id))
                             .where(Event.station_id == station.id)).one()
@@ -170,10 +180,7 @@ def snapshot(session: Session, station: Station, rules: StateRules | None = None
         "station": station.id, "line": station.line, "type": station.type, "node": node,
         "state": state, "state_code": code, "state_since": since_iso, "state_reason": reason,
         "state_source": source, **job,
-        "boards_scanned": _count(session, select(func.count()).select_from(BoardStep).where(
-            BoardStep.station_id == station.id, BoardStep.at >= shift)),
-        "passed_this_hour": _count(session, select(func.count()).select_from(BoardStep).where(
-            BoardStep.station_id == station.id, BoardStep.at >= hour)),
+        "boards_scanned": scanned, "passed_this_hour": this_hour,
         "tests_passed": tested.get("pass", 0), "tests_failed": tested.get("fail", 0),
         "ready": red is None, "red_item": red["item"] if red else "",
         "red_message": red["message"] if red else "",
@@ -183,7 +190,6 @@ def snapshot(session: Session, station: Station, rules: StateRules | None = None
     }
     for item, key in READY_KEYS.items():
         snap[key] = next((i["ready"] for i in items if i["item"] == item), True)
-    defects = _defects(session, station, shift)
     for n in range(1, TOP_DEFECTS + 1):
         code_, count = defects[n - 1] if n <= len(defects) else ("", 0)
         snap[f"defect_{n}"], snap[f"defect_{n}_count"] = code_, count
