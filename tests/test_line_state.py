@@ -143,13 +143,18 @@ def test_a_stations_state_and_screen_read_its_own_rows_never_the_whole_history(s
         event.remove(engine, "before_cursor_execute", seen)
     assert len(statements) > 20  # the hook saw them
     conn = session.connection()
-    walks = {}
+    walks, operator = {}, []
     for statement, parameters in statements:
         plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
                                                         parameters)]
         walks.update({" ".join(statement.split())[:120]: step for step in plan
                       if HISTORY.match(step)})
+        if "station.state_set" in statement:
+            operator += plan
     assert walks == {}
+    # The operator's latest state: over the state events only, not back through every event
+    # of a station whose operator never set one.
+    assert operator and all("ix_event_state_set" in step for step in operator)
 
 
 def test_every_value_of_the_snapshot_is_a_flat_scalar(session):

@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_
+from sqlalchemy import and_, text
 from sqlmodel import Session, func, select
 
 from station import events, people
 from station.errors import InvalidInput, UnknownStation
 from station.line.shifts import shift_start
 from station.models import (
+    STATE_SET,
     Board,
     BoardStep,
     Event,
@@ -103,8 +104,7 @@ def _job(session: Session, station: Station, board_id: int | None) -> dict:
 
 def _manual(session: Session, station: Station) -> Event | None:
     """The operator's latest state for the station, if any."""
-    return session.exec(select(Event).where(Event.station_id == station.id,
-                                            Event.kind == "station.state_set")
+    return session.exec(select(Event).where(Event.station_id == station.id, text(STATE_SET))
                         .order_by(Event.id.desc()).limit(1)).first()
 
 
