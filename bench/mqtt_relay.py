@@ -277,18 +277,18 @@ def baseline_drain(port: int, messages: list[tuple[str, bytes]]) -> float:
     return took
 
 
-def make_station(folder: Path, port: int, boards: int):
-    """The station app on a fresh SQLite file, with a line ready to scan."""
+def make_station(folder: Path, boards: int, url: str | None = None, mqtt: dict | None = None):
+    """The station app on a fresh database (an SQLite file in `folder` unless `url`), line L1
+    of the shipped station.toml, and an order of `boards` boards ready to scan."""
     from sqlmodel import Session
 
     from station import create_app, demo, masterdata, people
 
     people.HASH_METHOD = "pbkdf2:sha256:1000"  # setup speed only; scans never hash
-    app = create_app({"INSTANCE_PATH": str(folder / "instance"),
-                      "DATABASE_URL": f"sqlite:///{folder / 'station.db'}",
-                      "SECRET_KEY": "bench", "PIN_PEPPER": PEPPER,
-                      "MQTT": {"url": f"mqtt://{HOST}:{port}", "client_id": "bench-relay",
-                               "line": "L1"}})
+    config = {"INSTANCE_PATH": str(folder / "instance"),
+              "DATABASE_URL": url or f"sqlite:///{folder / 'station.db'}",
+              "SECRET_KEY": "bench", "PIN_PEPPER": PEPPER}
+    app = create_app({**config, "MQTT": mqtt} if mqtt else config)
     with Session(app.extensions["engine"], expire_on_commit=False) as s:
         admin = people.create_user(s, "admin", "admin", pepper=PEPPER, password="admin-pw")
         op = people.create_user(s, "op", "operator", pepper=PEPPER, badge="10001", pin="1234")
@@ -402,7 +402,9 @@ def main() -> None:
         broker.start()
         try:
             raw = baseline_latency(broker.port, args.rate, args.scans)
-            app, op, serials = make_station(folder, broker.port, args.scans // 5 + 1)
+            app, op, serials = make_station(folder, args.scans // 5 + 1, mqtt={
+                "url": f"mqtt://{HOST}:{broker.port}", "client_id": "bench-relay",
+                "line": "L1"})
             raw_drain = baseline_drain(broker.port, relay_messages(app, args.backlog))
             relay = station_mqtt.start_relay(app)
             while not relay.connected or relay.cursor == 0:

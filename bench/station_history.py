@@ -32,34 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from mqtt_relay import SCANNED, make_station  # noqa: E402
 from plant_load import DEFAULT_DB, PlantDatabase  # noqa: E402
 
-ROUTE = ["PRINT", "SPI", "PLACE", "REFLOW", "AOI", "FCT", "QA", "PACK"]
-SCANNED = ROUTE[:ROUTE.index("FCT")]
 WATCHED = ("L1-PRINT-1", "L1-AOI-1", "L1-FCT-1")
-PEPPER = "bench-pepper"
 ORDER_SIZE = 1000
 TARGET_RATIO = 2.0
-
-
-def make_station(folder: Path, url: str):
-    """The station app on `url` with line L1 (the shipped station.toml) and an order ready."""
-    from sqlmodel import Session
-
-    from station import create_app, demo, masterdata, people
-
-    people.HASH_METHOD = "pbkdf2:sha256:1000"  # setup speed only; scans never hash
-    app = create_app({"INSTANCE_PATH": str(folder / "instance"), "DATABASE_URL": url,
-                      "SECRET_KEY": "bench", "PIN_PEPPER": PEPPER})
-    with Session(app.extensions["engine"], expire_on_commit=False) as s:
-        admin = people.create_user(s, "admin", "admin", pepper=PEPPER, password="admin-pw")
-        op = people.create_user(s, "op", "operator", pepper=PEPPER, badge="10001", pin="1234")
-        masterdata.create_customer(s, admin, "CUST", "Customer", "prepaid")
-        masterdata.create_product(s, admin, "PCB", "A", ROUTE)
-        masterdata.create_order(s, admin, "WO-1", "CUST", "PCB", "A", 500, "1.00")
-        serials = masterdata.add_boards(s, admin, "WO-1", count=500)
-        demo.make_ready(s, admin, op, "WO-1")
-    return app, op, serials
 
 
 def run_boards(app, op, serials: list[str]) -> None:
@@ -158,7 +136,7 @@ def one_backend(name: str, url: str, folder: Path, boards: int, repeat: int) -> 
 
     from station.models import BoardStep, Event
 
-    app, op, serials = make_station(folder, url)
+    app, op, serials = make_station(folder, 500, url)
     engine = app.extensions["engine"]
     run_boards(app, op, serials[:20])
     before = measure(app, op, serials[20:40], repeat)

@@ -9,7 +9,6 @@ import pytest
 import sqlalchemy.exc
 from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from conftest import ROUTE, build_line, make_app
@@ -25,15 +24,9 @@ from station.models import Board, BoardStep, Event, ScanReceipt, Station, User
 from station.quality import holds
 
 
-def alembic_config() -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(db.MIGRATIONS))
-    return cfg
-
-
 def head() -> str:
     """The newest revision in migrations/."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return ScriptDirectory.from_config(db.alembic_config()).get_current_head()
 
 
 def drift(engine) -> list:
@@ -268,7 +261,7 @@ def test_the_migrations_build_exactly_the_models_schema(app):
 
 def test_an_upgrade_keeps_the_events_and_their_guard(tmp_path):
     engine = db.make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    cfg = alembic_config()
+    cfg = db.alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0011")  # the revision before the indexes moved on event

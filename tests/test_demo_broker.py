@@ -33,6 +33,11 @@ class Demo(RunPy):
                                   "DATABASE_URL": f"sqlite:///{folder / 'station.db'}"},
                          client_id, "--demo", *flags, new_session=new_session)
 
+    def broker_port(self) -> int:
+        """Once it serves, the port of the broker it started, as it logged it."""
+        self.wait_serving()
+        return int(wait_until(lambda: URL.search(self.text()), 30, 0.1).group(1))
+
 
 def _listening(port: int) -> bool:
     with socket.socket() as s:
@@ -43,8 +48,7 @@ def _listening(port: int) -> bool:
 def test_the_demo_starts_its_own_broker_publishes_the_line_and_stops_it(tmp_path):
     demo = Demo(tmp_path)
     try:
-        demo.wait_serving()
-        port = int(wait_until(lambda: URL.search(demo.text()), 30, 0.1).group(1))
+        port = demo.broker_port()
         assert port != 1883 and _listening(port)
         got: dict[str, dict] = {}
         lock = threading.Lock()
@@ -78,8 +82,7 @@ def test_the_demo_starts_its_own_broker_publishes_the_line_and_stops_it(tmp_path
 def test_ctrl_c_says_offline_on_the_demos_broker_before_stopping_it(tmp_path):
     demo = Demo(tmp_path, new_session=True)
     try:
-        demo.wait_serving()
-        port = int(wait_until(lambda: URL.search(demo.text()), 30, 0.1).group(1))
+        port = demo.broker_port()
         status, got = "acme/plant1/smt/l1/status", []
         sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="demo-ctrl-c")
         sub.on_message = lambda _c, _u, msg: got.append(json.loads(msg.payload))
@@ -101,8 +104,7 @@ def test_ctrl_c_says_offline_on_the_demos_broker_before_stopping_it(tmp_path):
 def test_a_demo_killed_with_minus_9_leaves_no_broker_behind(tmp_path):
     demo = Demo(tmp_path)
     try:
-        demo.wait_serving()
-        port = int(wait_until(lambda: URL.search(demo.text()), 30, 0.1).group(1))
+        port = demo.broker_port()
         assert _listening(port)
         demo.proc.kill()  # SIGKILL: no atexit, no cleanup in the station at all
         demo.proc.wait(5)

@@ -219,9 +219,10 @@ class Hub:
         feed = None if relay else self.feed()
         connected = relay.connected if relay else bool(feed and feed.connected)
         error = (relay or feed).last_error if (relay or feed) else ""
-        gap = relay.backlog.waiting_for if relay else None
+        own = relay.status() if relay else None
+        gap = own and own["waiting_for"]
         return {"configured": True, "connected": connected, "waiting": waiting(session, self.cfg),
-                "last_error": error, "relay": relay.status() if relay else None,
+                "last_error": error, "relay": own,
                 "held": gap if gap and gap["for_s"] >= HELD_S else None}
 
     def close(self) -> None:
