@@ -143,6 +143,8 @@ def test_a_restarted_relay_resumes_after_its_cursor(tmp_path, broker):  # noqa: 
         assert s.get(RelayCursor, relay.name).last_event_id == first
     relay = mqtt.start_relay(again)
     wait_until(lambda: relay.cursor == last_id(app), 10)
+    # The broker has acknowledged both; its delivery to the consumer follows.
+    wait_until(lambda: len(consumer.events()) == 2, 5)
     assert [e["Sequence"] for e in consumer.events()] == [first + 1, first + 2]
     assert consumer.latest("/status")["session"] == 2
     again.extensions["mqtt"].close()
@@ -300,6 +302,7 @@ def test_on_postgresql_an_id_rolled_back_holds_the_backlog_only_until_no_one_can
             events.record(s, "vendor.custom", "after:1", {})
             s.commit()
         wait_until(lambda: relay.cursor == last_id(app), 5)
+        wait_until(lambda: "after:1" in subjects(consumer), 5)  # delivered after the ack
         assert subjects(consumer)[-1] == "after:1"
 
 
@@ -327,6 +330,7 @@ def test_on_postgresql_a_slow_transactions_event_is_waited_for_not_skipped(
             assert "quick:1" not in subjects(consumer)
             slow.commit()
         wait_until(lambda: relay.cursor == last_id(app), 5)
+        wait_until(lambda: "quick:1" in subjects(consumer), 5)  # delivered after the ack
         assert subjects(consumer)[-2:] == ["slow:1", "quick:1"]
         assert relay.status()["waiting_for"] is None
         assert "data-held" not in client.get("/line/banner").get_data(as_text=True)
