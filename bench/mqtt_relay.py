@@ -1,7 +1,7 @@
 """MQTT relay: event-to-subscriber latency while connected, and draining a backlog, with baselines.
 
 All on 127.0.0.1, against a Mosquitto this script starts on a free port (persistence in a
-temporary folder; never the system broker on 1883). Bounded: about 40 s.
+temporary folder; never the system broker on 1883). Bounded: about a minute.
 
 1. Baseline latency: a bare paho client publishes QoS 1 messages at a fixed rate to a QoS 1
    subscriber; publish-to-receive latency, no database.
@@ -15,12 +15,13 @@ temporary folder; never the system broker on 1883). Bounded: about 40 s.
    broker is started again; time from the broker's start until the subscriber has every event
    (including the relay's reconnect delay, at most [mqtt] reconnect_max_s), and from the
    relay's reconnect. Target: at most 2x the baseline drain (the relay's part, from its
-   reconnect; paho's reconnect back-off, [mqtt] reconnect_max_s, is printed apart).
+   reconnect; paho's reconnect back-off, [mqtt] reconnect_max_s, is printed apart). Steps 3
+   and 4 run --rounds times, one after the other; the target is on the median ratio.
 5. Live state while draining: once the relay is back, a scan every 0.3 s at the next station of
    a fresh board; time from its commit until the station's retained state with that event
    (last_seq) arrives. Target: < 1 s (the present goes out before the backlog behind it).
 
-Run: .venv/bin/python bench/mqtt_relay.py [--rate 40] [--scans 400] [--backlog 10000]
+Run: .venv/bin/python bench/mqtt_relay.py [--rate 40] [--scans 400] [--backlog 10000] [--rounds 3]
 """
 
 import argparse
@@ -32,6 +33,7 @@ import platform
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -387,6 +389,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=40.0, help="events per second offered")
     parser.add_argument("--scans", type=int, default=400)
     parser.add_argument("--backlog", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3, help="drain baseline and station pairs")
     args = parser.parse_args()
     if not os.path.exists(MOSQUITTO):
         raise SystemExit(f"Mosquitto is not installed at {MOSQUITTO}")
@@ -402,16 +405,20 @@ def main() -> None:
         broker.start()
         try:
             raw = baseline_latency(broker.port, args.rate, args.scans)
-            app, op, serials = make_station(folder, args.scans // 5 + 1, mqtt={
+            app, op, serials = make_station(folder, args.scans // 5 + args.rounds, mqtt={
                 "url": f"mqtt://{HOST}:{broker.port}", "client_id": "bench-relay",
                 "line": "L1"})
-            raw_drain = baseline_drain(broker.port, relay_messages(app, args.backlog))
+            messages = relay_messages(app, args.backlog)
             relay = station_mqtt.start_relay(app)
             while not relay.connected or relay.cursor == 0:
                 time.sleep(0.01)
             time.sleep(0.5)  # the setup's events are out
             lat = station_latency(app, op, serials, broker.port, args.rate, args.scans)
-            drain = station_drain(app, op, serials[-1], broker, relay, args.backlog)
+            pairs = []  # (baseline, station) drains, one after the other, under the same load
+            for i in range(args.rounds):
+                pairs.append((baseline_drain(broker.port, messages),
+                              station_drain(app, op, serials[-1 - i], broker, relay,
+                                            args.backlog)))
             app.extensions["mqtt"].close()
         finally:
             broker.stop()
@@ -426,26 +433,32 @@ def main() -> None:
           f"  {max(lat) * 1000:6.1f}   ({len(lat)}/{args.scans} received)   "
           f"target p99 < {TARGET_P99_MS:g} ms: "
           f"{'met' if pct(lat, 99) < TARGET_P99_MS and len(lat) == args.scans else 'MISSED'}")
-    print(f"backlog of {args.backlog} events")
-    print(f"  baseline: paho publishes the relay's {args.backlog} messages QoS 1 back to back, "
-          "all received in "
-          f"{raw_drain:5.2f} s ({args.backlog / raw_drain:,.0f}/s)")
-    print(f"  station: {args.backlog} events committed while the broker was down in "
-          f"{drain['built_s']:.2f} s")
-    print(f"  station: broker back -> every event received {drain['drain_s']:5.2f} s "
-          f"({drain['after_reconnect_s']:.2f} s after the relay reconnected; cursor stored at "
-          f"{drain['cursor_s']:.2f} s; {drain['received']}/{args.backlog} received)")
-    ratio = drain["after_reconnect_s"] / raw_drain
-    print(f"  station / baseline, from the relay's reconnect: {ratio:.2f}x   target <= "
-          f"{TARGET_DRAIN_RATIO:g}x: {'met' if ratio <= TARGET_DRAIN_RATIO else 'MISSED'}   "
-          f"(from the broker's start, reconnect back-off included: "
-          f"{drain['drain_s'] / raw_drain:.2f}x)")
-    waits = drain["live_waits"]
-    print(f"  live scans while draining: {len(waits)} ({drain['live_during']} committed before "
-          f"the backlog was out); commit -> retained state with the scan: max "
-          f"{max(waits) * 1000:.0f} ms, each "
-          f"{', '.join(f'{w * 1000:.0f}' for w in waits)} ms   target < {TARGET_LIVE_S:g} s: "
-          f"{'met' if max(waits) < TARGET_LIVE_S else 'MISSED'}")
+    print(f"backlog of {args.backlog} events, {args.rounds} rounds of a baseline then the station")
+    ratios, waits = [], []
+    for i, (raw_drain, drain) in enumerate(pairs, 1):
+        ratios.append(drain["after_reconnect_s"] / raw_drain)
+        waits.extend(drain["live_waits"])
+        print(f" round {i}")
+        print(f"  baseline: paho publishes the relay's {args.backlog} messages QoS 1 back to "
+              f"back, all received in {raw_drain:5.2f} s ({args.backlog / raw_drain:,.0f}/s)")
+        print(f"  station: {args.backlog} events committed while the broker was down in "
+              f"{drain['built_s']:.2f} s")
+        print(f"  station: broker back -> every event received {drain['drain_s']:5.2f} s "
+              f"({drain['after_reconnect_s']:.2f} s after the relay reconnected; cursor stored "
+              f"at {drain['cursor_s']:.2f} s; {drain['received']}/{args.backlog} received)")
+        print(f"  station / baseline, from the relay's reconnect: {ratios[-1]:.2f}x   "
+              f"(from the broker's start, reconnect back-off included: "
+              f"{drain['drain_s'] / raw_drain:.2f}x)")
+        print(f"  live scans while draining: {len(drain['live_waits'])} "
+              f"({drain['live_during']} committed before the backlog was out); commit -> "
+              f"retained state with the scan: each "
+              f"{', '.join(f'{w * 1000:.0f}' for w in drain['live_waits'])} ms")
+    ratio = statistics.median(ratios)
+    print(f"  station / baseline, median of {len(ratios)} rounds: {ratio:.2f}x "
+          f"({min(ratios):.2f}-{max(ratios):.2f}x)   target <= {TARGET_DRAIN_RATIO:g}x: "
+          f"{'met' if ratio <= TARGET_DRAIN_RATIO else 'MISSED'}")
+    print(f"  live state while draining, worst of {len(waits)}: {max(waits) * 1000:.0f} ms   "
+          f"target < {TARGET_LIVE_S:g} s: {'met' if max(waits) < TARGET_LIVE_S else 'MISSED'}")
 
 
 if __name__ == "__main__":

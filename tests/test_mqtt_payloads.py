@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import threading
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from conftest import build_line, make_app
@@ -190,6 +191,15 @@ def test_a_refused_reel_is_an_event_with_its_code_not_a_cfx_load(floor):
     assert topic == "acme/plant1/smt/t/t-place/event/feeder-refused"
     assert msg["MessageBody"]["Payload"]["code"] == "WRONG_PART"
     assert msg["MessageBody"]["Payload"]["part_needed"] == "RC0402-10K"
+
+
+def test_the_timestamp_is_utc_with_milliseconds_and_a_z():
+    # SQLite hands back naive UTC times; PostgreSQL aware ones, in any zone.
+    assert cfx.timestamp(datetime(2026, 3, 1, 8, 0, 0)) == "2026-03-01T08:00:00.000Z"
+    assert cfx.timestamp(datetime(2026, 3, 1, 8, 0, 0, 999_999)) == "2026-03-01T08:00:00.999Z"
+    shenzhen = timezone(timedelta(hours=8))
+    assert cfx.timestamp(datetime(2026, 3, 1, 7, 30, 5, 1_500, tzinfo=shenzhen)) == \
+        "2026-02-28T23:30:05.001Z"
 
 
 def test_topic_segments_are_lower_case_without_dots_or_wildcards():

@@ -24,6 +24,7 @@ once) and Sequence (the event's id, for spotting gaps), plus Kind, Station and D
 event's payload, cleaned).
 """
 
+import functools
 import json
 import re
 import uuid
@@ -46,13 +47,19 @@ TXN = uuid.UUID("6f1d5c52-7a0e-4c43-9a43-5e2b8c1d0a6e")  # namespace of derived 
 def timestamp(dt: datetime) -> str:
     """ISO 8601 UTC with milliseconds and a Z, as CFX's TimeStamp."""
     dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@functools.lru_cache(maxsize=1024)
+def _secret(key: str) -> bool:
+    """True for a key naming a PIN, a password, a token or a badge (payloads reuse few keys)."""
+    return bool(SECRET_KEYS.search(key))
 
 
 def clean(value):
     """A payload without anything secret: keys naming PINs, passwords, tokens or badges go."""
     if isinstance(value, dict):
-        return {k: clean(v) for k, v in value.items() if not SECRET_KEYS.search(str(k))}
+        return {k: clean(v) for k, v in value.items() if not _secret(str(k))}
     if isinstance(value, list):
         return [clean(v) for v in value]
     return value
@@ -160,12 +167,13 @@ def cfx_body(ev: Event, position, reel=lambda _id: None) -> tuple[str, dict] | N
     return None
 
 
-def envelope(ev: Event, name: str, body: dict, source: str) -> dict:
-    """The CFX envelope, plus Sequence (the event id), Kind, Station and the event's Details."""
+def envelope(ev: Event, name: str, body: dict, source: str, details: dict) -> dict:
+    """The CFX envelope, plus Sequence (the event id), Kind, Station and the event's Details
+    (its payload, cleaned)."""
     return {"MessageName": name, "Version": CFX_VERSION, "TimeStamp": timestamp(ev.at),
             "UniqueID": ev.uid, "Source": source, "Target": None, "RequestID": None,
             "Sequence": ev.id, "Kind": ev.kind, "Station": ev.station_id,
-            "Details": clean(ev.payload or {}), "MessageBody": body}
+            "Details": details, "MessageBody": body}
 
 
 class Messages:
@@ -180,12 +188,16 @@ class Messages:
         self.enterprise = cfg.prefix.split("/")[0]
         self._lines = {} if lines is None else lines
         self._positions: dict[str, int] = {}
+        self._places: dict[str | None, tuple[str, str]] = {}
 
-    def base(self, station_id: str | None) -> str:
-        """The topic under which an event of this station (or of none) goes."""
-        if station_id is None:
-            return topics.line_topic(self.cfg, self.node_line)
-        return topics.station_topic(self.cfg, self.line_of(station_id), station_id)
+    def place(self, station_id: str | None) -> tuple[str, str]:
+        """The topic under which an event of this station (or of none) goes, and its Source."""
+        if station_id not in self._places:
+            base = topics.line_topic(self.cfg, self.node_line) if station_id is None else \
+                topics.station_topic(self.cfg, self.line_of(station_id), station_id)
+            source = f"{self.enterprise}.smtstation.{slug(station_id or self.node_line)}"
+            self._places[station_id] = base, source
+        return self._places[station_id]
 
     def line_of(self, station_id: str) -> str:
         """The line a station stands on (this node's line for a station not in the database)."""
@@ -207,15 +219,16 @@ class Messages:
 
     def build(self, ev: Event) -> tuple[str, bytes]:
         """The topic and JSON payload of one event."""
-        source = f"{self.enterprise}.smtstation.{slug(ev.station_id or self.node_line)}"
+        base, source = self.place(ev.station_id)
+        details = clean(ev.payload or {})
         found = cfx_body(ev, self.position, self.reel)
         if found is not None:
             name, body = found
-            topic = topics.cfx_topic(self.base(ev.station_id), name)
+            topic = topics.cfx_topic(base, name)
         else:
             name = "SMTStation.Event"
             body = {"Kind": ev.kind, "Subject": ev.subject, "Actor": ev.actor,
-                    "Payload": clean(ev.payload or {})}
-            topic = topics.event_topic(self.base(ev.station_id), ev.kind)
-        payload = envelope(ev, name, body, source)
+                    "Payload": details}
+            topic = topics.event_topic(base, ev.kind)
+        payload = envelope(ev, name, body, source, details)
         return topic, json.dumps(payload, separators=(",", ":"), default=str).encode()
