@@ -87,6 +87,7 @@ class Database(Section):
     busy_timeout_s: Number = Field(10.0, gt=0, le=600)  # then the API answers DATABASE_BUSY
     pool_size: Whole = Field(10, ge=1, le=500)  # PostgreSQL connections kept open per process
     max_overflow: Whole = Field(10, ge=0, le=500)  # more opened at a peak, closed after it
+    idle_in_transaction_s: Number = Field(300.0, ge=0, le=86_400)  # PostgreSQL; 0 never
 
 
 class Mqtt(Section):

@@ -20,7 +20,7 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def make_engine(url: str, busy_timeout_s: float = 10, pool_size: int = 10,
-                max_overflow: int = 10) -> Engine:
+                max_overflow: int = 10, idle_in_transaction_s: float = 300) -> Engine:
     """An engine for SQLite (WAL, FULL sync, BEGIN IMMEDIATE for writes) or PostgreSQL (a pool
     of `pool_size` + `max_overflow` connections); a write waits at most `busy_timeout_s` for a
     lock, then fails as DATABASE_BUSY."""
@@ -29,9 +29,17 @@ def make_engine(url: str, busy_timeout_s: float = 10, pool_size: int = 10,
                                max_overflow=max_overflow)
 
         @event.listens_for(engine, "connect")
-        def set_lock_timeout(dbapi_conn, _record):
+        def set_session(dbapi_conn, _record):
+            # A PC unplugged or frozen in a transaction keeps its locks, and holds every relay's
+            # outbox at its event ids, until the server ends the session: within about 25 s of
+            # the network going (keepalives), `idle_in_transaction_s` after a process froze.
+            settings = {"lock_timeout": int(busy_timeout_s * 1000),  # ms; 0 waits forever
+                        "idle_in_transaction_session_timeout": int(idle_in_transaction_s * 1000),
+                        "tcp_keepalives_idle": 10, "tcp_keepalives_interval": 5,
+                        "tcp_keepalives_count": 3}
             cur = dbapi_conn.cursor()
-            cur.execute(f"SET lock_timeout = {int(busy_timeout_s * 1000)}")  # ms; 0 waits forever
+            for name, value in settings.items():
+                cur.execute(f"SET {name} = {value}")
             cur.close()
             dbapi_conn.commit()
 
@@ -179,7 +187,8 @@ def init_app(app) -> None:
     """Create the engine, migrate, and close each request's session."""
     database = app.config["SETTINGS"].database
     engine = make_engine(app.config["DATABASE_URL"], database.busy_timeout_s,
-                         database.pool_size, database.max_overflow)
+                         database.pool_size, database.max_overflow,
+                         database.idle_in_transaction_s)
     app.extensions["engine"] = engine
     if engine.dialect.name == "sqlite":
         app.config["SQLITE_WARNING"] = check_sqlite_library()

@@ -3,6 +3,7 @@ same floor rules on PostgreSQL (TEST_DATABASE_URL)."""
 
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -304,6 +305,34 @@ def test_a_postgres_station_opens_the_pool_its_settings_ask_for(tmp_path, pg_url
         assert (engine.pool.size(), engine.pool._max_overflow) == (2, 1)
         with engine.connect() as conn:
             assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "500ms"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_ends_a_station_session_left_idle_in_a_transaction(tmp_path, pg_url):
+    # A frozen PC's open transaction would hold its locks and every relay's outbox: the server
+    # ends it after [database] idle_in_transaction_s, and probes a vanished PC's connection.
+    cfg = tmp_path / "station.toml"
+    cfg.write_text("[database]\nidle_in_transaction_s = 0.5\n")
+    app = make_app(tmp_path, database_url=pg_url, STATION_CONFIG=str(cfg))
+    engine = app.extensions["engine"]
+    try:
+        with engine.connect() as conn:
+            show = {name: conn.exec_driver_sql(f"SHOW {name}").scalar() for name in (
+                "idle_in_transaction_session_timeout", "tcp_keepalives_idle",
+                "tcp_keepalives_interval", "tcp_keepalives_count")}
+        assert show == {"idle_in_transaction_session_timeout": "500ms",
+                        "tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5",
+                        "tcp_keepalives_count": "3"}
+        with Session(engine) as s:
+            events.record(s, "vendor.custom", "frozen:1", {})
+            s.flush()  # its event id is taken; then the process stops talking
+            time.sleep(1.5)
+            with pytest.raises(DBAPIError, match="idle-in-transaction timeout"):
+                s.commit()
+        with Session(engine) as s:  # the pool goes on with a fresh connection
+            assert s.exec(select(Event).where(Event.subject == "frozen:1")).first() is None
     finally:
         engine.dispose()
 
