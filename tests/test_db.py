@@ -5,6 +5,7 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy.exc
@@ -295,29 +296,32 @@ def pg_line(pg_app):
         yield s, build_line(s, boards=12, tokens=False)
 
 
+@contextmanager
+def pg_engine(folder, pg_url, database: str):
+    """The engine of a PostgreSQL station whose station.toml has this [database] section."""
+    cfg = folder / "station.toml"
+    cfg.write_text("[database]\n" + database)
+    engine = make_app(folder, database_url=pg_url, STATION_CONFIG=str(cfg)).extensions["engine"]
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.postgres
 def test_a_postgres_station_opens_the_pool_its_settings_ask_for(tmp_path, pg_url):
-    cfg = tmp_path / "station.toml"
-    cfg.write_text("[database]\npool_size = 2\nmax_overflow = 1\nbusy_timeout_s = 0.5\n")
-    app = make_app(tmp_path, database_url=pg_url, STATION_CONFIG=str(cfg))
-    engine = app.extensions["engine"]
-    try:
+    with pg_engine(tmp_path, pg_url, "pool_size = 2\nmax_overflow = 1\nbusy_timeout_s = 0.5\n") \
+            as engine:
         assert (engine.pool.size(), engine.pool._max_overflow) == (2, 1)
         with engine.connect() as conn:
             assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "500ms"
-    finally:
-        engine.dispose()
 
 
 @pytest.mark.postgres
 def test_postgres_ends_a_station_session_left_idle_in_a_transaction(tmp_path, pg_url):
     # A frozen PC's open transaction would hold its locks and every relay's outbox: the server
     # ends it after [database] idle_in_transaction_s, and probes a vanished PC's connection.
-    cfg = tmp_path / "station.toml"
-    cfg.write_text("[database]\nidle_in_transaction_s = 0.5\n")
-    app = make_app(tmp_path, database_url=pg_url, STATION_CONFIG=str(cfg))
-    engine = app.extensions["engine"]
-    try:
+    with pg_engine(tmp_path, pg_url, "idle_in_transaction_s = 0.5\n") as engine:
         with engine.connect() as conn:
             show = {name: conn.exec_driver_sql(f"SHOW {name}").scalar() for name in (
                 "idle_in_transaction_session_timeout", "tcp_keepalives_idle",
@@ -333,8 +337,6 @@ def test_postgres_ends_a_station_session_left_idle_in_a_transaction(tmp_path, pg
                 s.commit()
         with Session(engine) as s:  # the pool goes on with a fresh connection
             assert s.exec(select(Event).where(Event.subject == "frozen:1")).first() is None
-    finally:
-        engine.dispose()
 
 
 @pytest.mark.postgres
