@@ -12,7 +12,8 @@ from sqlmodel import Session, func, select
 from test_mqtt_broker import Broker, Consumer, broker, needs_broker, wait_until  # noqa: F401
 
 from station import events, mqtt
-from station.models import Event, RelayCursor
+from station.models import Event, RelayCursor, utcnow
+from station.mqtt.backlog import SNAPSHOT, Gap
 from station.mqtt.lock import RelayLock
 
 pytestmark = needs_broker
@@ -334,6 +335,31 @@ def test_on_postgresql_a_slow_transactions_event_is_waited_for_not_skipped(
         assert subjects(consumer)[-2:] == ["slow:1", "quick:1"]
         assert relay.status()["waiting_for"] is None
         assert "data-held" not in client.get("/line/banner").get_data(as_text=True)
+
+
+@pytest.mark.postgres
+def test_on_postgresql_an_event_committed_between_the_read_and_the_look_is_not_a_gap(
+        pg_url, tmp_path):
+    # The relay read the rows while the slow transaction was open, then its transaction
+    # committed before the snapshot was looked at: the oldest running transaction is past the
+    # horizon, yet the id is not rolled back, and passing it would lose the event for good.
+    app = make_app(tmp_path, database_url=pg_url, MQTT={"url": "mqtt://127.0.0.1:1", **FAST})
+    engine = app.extensions["engine"]
+    with Session(engine) as slow, Session(engine) as quick:
+        event = events.record(slow, "vendor.custom", "slow:1", {})
+        slow.flush()
+        missing = event.id
+        events.record(quick, "vendor.custom", "quick:1", {})
+        quick.commit()
+        backlog = mqtt.start_relay(app).backlog
+        app.extensions["mqtt"].close()  # only its gap rule is asked here
+        with Session(engine) as s:
+            _xmin, horizon = s.execute(SNAPSHOT).one()  # the slow transaction is before it
+        backlog._gap = Gap(missing, utcnow(), time.monotonic() - 1, horizon)
+        slow.commit()
+    with Session(engine) as s:
+        assert backlog._gap_settled(s, missing) is False
+        assert backlog.waiting_for["event"] == missing  # looked at again a look on
 
 
 def test_the_relay_speaks_tls_with_the_configured_ca(tmp_path):

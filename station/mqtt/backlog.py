@@ -178,8 +178,9 @@ class Backlog:
         Its transaction took the id before the newer event was read, and has a transaction id
         of its own a moment later. So the newest id PostgreSQL had assigned when the gap was
         seen again, a look later, is the horizon: once the oldest transaction still running
-        is past it, the id was rolled back for good. Time alone never settles it: a
-        transaction may hold its event for seconds and commit it yet.
+        is past it, the id was rolled back for good, unless it is there now: its transaction
+        committed after the rows were read. Time alone never settles it: a transaction may
+        hold its event for seconds and commit it yet.
         """
         if self._gap is None or self._gap.missing != missing:
             self._gap = Gap(missing, utcnow(), time.monotonic())
@@ -192,6 +193,8 @@ class Backlog:
             return False
         if oldest < self._gap.horizon:
             return False
+        if s.exec(select(Event.id).where(Event.id == missing)).first() is not None:
+            return False  # committed after the rows were read: the next read (a look on) has it
         log.info("MQTT relay %s: event #%d was rolled back; going on", self.conn.name, missing)
         self._gap = None
         return True
